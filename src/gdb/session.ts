@@ -1,0 +1,281 @@
+// One gdb child process speaking GDB/MI: line splitting, tokens, pending commands, notifications.
+// The target's safety starts here: gdb runs in its own session (a terminal Ctrl-C never reaches it), and under a
+// tiny shell wrapper that outlives pmptop and sends the target SIGCONT once gdb is gone, whatever killed it.
+
+import {spawn, type ChildProcess} from 'node:child_process';
+import {EventEmitter} from 'node:events';
+import {readFileSync} from 'node:fs';
+import {GdbError, GdbExitedError, GdbTimeoutError, MiParseError} from '../errors.js';
+import {parseMiLine, miString, type MiAsyncRecord, type MiResultRecord, type MiRecord} from './mi-parse.js';
+
+/** What a finished command returns: its result record and the console text gdb printed while it ran. */
+export interface CommandResult {
+	record: MiResultRecord;
+	console: string;
+}
+
+interface Pending {
+	token: number;
+	command: string;
+	console: string[];
+	resolve: (r: CommandResult) => void;
+	reject: (e: Error) => void;
+	timer?: NodeJS.Timeout;
+	// Created at send time so a failure points at the caller (cdt-gdb-adapter does the same).
+	error: Error;
+}
+
+export interface GdbSessionOptions {
+	/** gdb executable. @default 'gdb' */
+	gdbPath?: string;
+	/** PID that the wrapper sends SIGCONT to after gdb exits; 0 for none. */
+	continuePid: number;
+	/** Arguments before gdb's own (e.g. `nsenter -t PID -p -m --`). */
+	prefix?: string[];
+	/** Extra `-iex` commands run before anything loads. */
+	initCommands?: string[];
+}
+
+// sh -c script: run gdb, then wake the target whatever happened to gdb. `exec` is not used on purpose: the shell
+// must survive gdb. Ignoring HUP/INT/TERM keeps it alive when pmptop's terminal goes away.
+const WRAPPER = 'trap "" HUP INT TERM; "$@"; st=$?; [ "$PMPTOP_CONT_PID" -gt 0 ] && kill -CONT "$PMPTOP_CONT_PID" 2>/dev/null; exit $st';
+
+/**
+A gdb/MI child. Emits:
+- `exec` (MiAsyncRecord): `*stopped`, `*running`;
+- `notify` (MiAsyncRecord): `=thread-created`, `=thread-exited`, `=thread-group-exited`...;
+- `log` (string): gdb's `&` log stream and stray non-MI lines;
+- `exit` ({code, signal}): gdb (or its wrapper) ended.
+Commands run one at a time in the order sent.
+*/
+export class GdbSession extends EventEmitter {
+	readonly child: ChildProcess;
+	private nextToken = 1;
+	private buffer = '';
+	private readonly pending = new Map<number, Pending>();
+	private current: Pending | undefined;
+	private exited = false;
+	private exitInfo: {code: number | null; signal: string | null} | undefined;
+	/** The gdb process's own PID (child of the wrapper), found from /proc once known. */
+	gdbPid: number | undefined;
+
+	constructor(options: GdbSessionOptions) {
+		super();
+		const gdb = options.gdbPath ?? 'gdb';
+		const args = [
+			...(options.prefix ?? []),
+			gdb,
+			'--interpreter=mi3',
+			'-nx',
+			'-q',
+			'-iex', 'set debuginfod enabled off',
+			'-iex', 'set mi-async on',
+			'-iex', 'set pagination off',
+			'-iex', 'set confirm off',
+			'-iex', 'set width 0',
+			...(options.initCommands ?? []).flatMap(c => ['-iex', c]),
+		];
+		this.child = spawn('/bin/sh', ['-c', WRAPPER, 'pmptop-gdb', ...args], {
+			stdio: ['pipe', 'pipe', 'pipe'],
+			detached: true,
+			env: {...process.env, PMPTOP_CONT_PID: String(options.continuePid), LC_ALL: 'C.UTF-8', DEBUGINFOD_URLS: ''},
+		});
+		this.child.stdout!.setEncoding('utf8');
+		this.child.stdout!.on('data', (chunk: string) => this.onData(chunk));
+		this.child.stderr!.setEncoding('utf8');
+		this.child.stderr!.on('data', (chunk: string) => this.emit('log', chunk));
+		// A write after gdb died must not crash pmptop.
+		this.child.stdin!.on('error', () => {});
+		this.child.on('error', error => this.onExit(null, null, error));
+		this.child.on('exit', (code, signal) => this.onExit(code, signal));
+	}
+
+	/** True once gdb (or its wrapper) has exited. */
+	get isExited(): boolean {
+		return this.exited;
+	}
+
+	/** PID of the wrapper shell; the process group id of gdb too. */
+	get wrapperPid(): number | undefined {
+		return this.child.pid;
+	}
+
+	/**
+	Send one MI command (without token) and resolve with its result. `^error` rejects with GdbError,
+	no answer within `timeoutMs` rejects with GdbTimeoutError (the command stays pending in gdb).
+	*/
+	command(command: string, timeoutMs = 10_000): Promise<CommandResult> {
+		if (this.exited) return Promise.reject(new GdbExitedError('gdb has exited'));
+		const token = this.nextToken++;
+		return new Promise((resolve, reject) => {
+			const p: Pending = {token, command, console: [], resolve, reject, error: new Error(command)};
+			if (timeoutMs > 0) {
+				p.timer = setTimeout(() => {
+					this.pending.delete(token);
+					if (this.current === p) this.current = undefined;
+					reject(new GdbTimeoutError(command, timeoutMs));
+				}, timeoutMs);
+			}
+			this.pending.set(token, p);
+			this.current = p;
+			this.child.stdin!.write(`${token}${command}\n`);
+		});
+	}
+
+	/** Resolve with the next async record that satisfies `match`, or reject after `timeoutMs`. */
+	waitFor(match: (r: MiAsyncRecord) => boolean, timeoutMs: number): Promise<MiAsyncRecord> {
+		if (this.exited) return Promise.reject(new GdbExitedError('gdb has exited'));
+		return new Promise((resolve, reject) => {
+			const onRecord = (r: MiAsyncRecord) => {
+				if (!match(r)) return;
+				cleanup();
+				resolve(r);
+			};
+			const onExit = () => {
+				cleanup();
+				reject(new GdbExitedError('gdb exited while waiting'));
+			};
+			const timer = setTimeout(() => {
+				cleanup();
+				reject(new GdbTimeoutError('wait for stop', timeoutMs));
+			}, timeoutMs);
+			const cleanup = () => {
+				clearTimeout(timer);
+				this.off('exec', onRecord);
+				this.off('notify', onRecord);
+				this.off('exit', onExit);
+			};
+			this.on('exec', onRecord);
+			this.on('notify', onRecord);
+			this.on('exit', onExit);
+		});
+	}
+
+	/** Close gdb's input: gdb reads EOF, detaches from an attached target and exits. */
+	closeInput(): void {
+		this.child.stdin!.end();
+	}
+
+	/** SIGKILL gdb itself (not the wrapper, which then sends the target SIGCONT). */
+	killGdb(): void {
+		const pid = this.findGdbPid();
+		if (pid) {
+			try {
+				process.kill(pid, 'SIGKILL');
+			} catch {}
+		}
+	}
+
+	/** SIGKILL the whole group: wrapper and gdb. Use only after the target has been taken care of. */
+	killAll(): void {
+		if (this.child.pid && !this.exited) {
+			try {
+				process.kill(-this.child.pid, 'SIGKILL');
+			} catch {}
+		}
+	}
+
+	/** Wait until gdb's wrapper has exited, at most `timeoutMs`. Resolves true when it did. */
+	waitExit(timeoutMs: number): Promise<boolean> {
+		if (this.exited) return Promise.resolve(true);
+		return new Promise(resolve => {
+			const timer = setTimeout(() => {
+				this.off('exit', done);
+				resolve(false);
+			}, timeoutMs);
+			const done = () => {
+				clearTimeout(timer);
+				resolve(true);
+			};
+			this.once('exit', done);
+		});
+	}
+
+	/** The gdb child of the wrapper, from /proc (the wrapper's only child). */
+	findGdbPid(): number | undefined {
+		if (this.gdbPid) return this.gdbPid;
+		const wrapper = this.child.pid;
+		if (!wrapper) return undefined;
+		try {
+			const text = readChildren(wrapper);
+			const pid = Number(text.trim().split(/\s+/)[0]);
+			if (pid > 0) this.gdbPid = pid;
+		} catch {}
+		return this.gdbPid;
+	}
+
+	private onData(chunk: string): void {
+		this.buffer += chunk;
+		let nl: number;
+		while ((nl = this.buffer.indexOf('\n')) >= 0) {
+			const line = this.buffer.slice(0, nl);
+			this.buffer = this.buffer.slice(nl + 1);
+			if (line.length > 0) this.onLine(line);
+		}
+	}
+
+	private onLine(line: string): void {
+		let record: MiRecord;
+		try {
+			record = parseMiLine(line);
+		} catch (error) {
+			if (error instanceof MiParseError) {
+				this.emit('log', line);
+				return;
+			}
+			throw error;
+		}
+		switch (record.kind) {
+			case 'result': {
+				const p = record.token === undefined ? undefined : this.pending.get(record.token);
+				if (!p) return;
+				this.pending.delete(p.token);
+				if (this.current === p) this.current = undefined;
+				if (p.timer) clearTimeout(p.timer);
+				if (record.resultClass === 'error') {
+					const error = new GdbError(p.command, miString(record.results, 'msg') ?? 'error');
+					error.stack = p.error.stack;
+					p.reject(error);
+				} else {
+					p.resolve({record, console: p.console.join('')});
+				}
+				return;
+			}
+			case 'console':
+				if (this.current) this.current.console.push(record.text);
+				return;
+			case 'log':
+				this.emit('log', record.text);
+				return;
+			case 'target':
+				return;
+			case 'prompt':
+				return;
+			case 'exec':
+				this.emit('exec', record);
+				return;
+			case 'notify':
+			case 'status':
+				this.emit('notify', record);
+				return;
+		}
+	}
+
+	private onExit(code: number | null, signal: string | null, error?: Error): void {
+		if (this.exited) return;
+		this.exited = true;
+		this.exitInfo = {code, signal};
+		const reason = error ? `gdb could not start: ${error.message}` : `gdb exited (${signal ?? `code ${code}`})`;
+		for (const p of this.pending.values()) {
+			if (p.timer) clearTimeout(p.timer);
+			p.reject(new GdbExitedError(reason, code, signal));
+		}
+		this.pending.clear();
+		this.current = undefined;
+		this.emit('exit', this.exitInfo);
+	}
+}
+
+function readChildren(pid: number): string {
+	return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+}
