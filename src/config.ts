@@ -1,0 +1,89 @@
+// Command-line options: defaults and validation. Pure: flags in, a Config or a one-line error out.
+
+export type BackendName = 'mi' | 'batch';
+export type OutputFormat = 'text' | 'json';
+
+export interface Config {
+	pid?: number;
+	demo: boolean;
+	intervalMs: number;
+	top: number;
+	backend: BackendName;
+	durationS?: number;
+	format: OutputFormat;
+	maxDepth: number;
+	gdb: string;
+	python: boolean;
+	/** Stop time after which a sample is abandoned and gdb restarted. */
+	sampleTimeoutMs: number;
+	/** Arguments passed to the demo target. */
+	demoArgs: string[];
+	headless: boolean;
+}
+
+/** The raw flags as meow parses them. */
+export interface Flags {
+	pid?: number;
+	demo?: boolean;
+	interval?: number;
+	top?: number;
+	backend?: string;
+	duration?: number;
+	format?: string;
+	maxDepth?: number;
+	gdb?: string;
+	python?: boolean;
+	sampleTimeout?: number;
+	vcpus?: number;
+	workers?: number;
+	unnamed?: boolean;
+}
+
+/** Thrown for invalid flags; the message is the one line the user sees. */
+export class ConfigError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = 'ConfigError';
+	}
+}
+
+export const DEFAULT_INTERVAL_MS = 200;
+
+/** Validate flags into a Config. `stdoutIsTty` decides headless mode when no --duration is given. */
+export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
+	const intervalMs = flags.interval ?? DEFAULT_INTERVAL_MS;
+	if (!Number.isFinite(intervalMs) || intervalMs < 10 || intervalMs > 60_000) throw new ConfigError(`--interval must be between 10 and 60000 ms (got ${flags.interval})`);
+	const top = flags.top ?? 20;
+	if (!Number.isInteger(top) || top < 1 || top > 10_000) throw new ConfigError(`--top must be a whole number from 1 to 10000 (got ${flags.top})`);
+	const backend = (flags.backend ?? 'mi') as BackendName;
+	if (backend !== 'mi' && backend !== 'batch') throw new ConfigError(`--backend must be mi or batch (got ${flags.backend})`);
+	const format = (flags.format ?? 'text') as OutputFormat;
+	if (format !== 'text' && format !== 'json') throw new ConfigError(`--format must be text or json (got ${flags.format})`);
+	if (flags.pid !== undefined && (!Number.isInteger(flags.pid) || flags.pid <= 0)) throw new ConfigError(`--pid must be a positive whole number (got ${flags.pid})`);
+	if (flags.pid === undefined && !flags.demo) throw new ConfigError('give --pid PID of the process to profile, or --demo to profile the bundled demo target');
+	if (flags.pid !== undefined && flags.demo) throw new ConfigError('--pid and --demo exclude each other');
+	if (flags.duration !== undefined && (!Number.isFinite(flags.duration) || flags.duration <= 0)) throw new ConfigError(`--duration must be a positive number of seconds (got ${flags.duration})`);
+	const maxDepth = flags.maxDepth ?? 64;
+	if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > 1000) throw new ConfigError(`--max-depth must be from 1 to 1000 (got ${flags.maxDepth})`);
+	const sampleTimeoutMs = flags.sampleTimeout ?? 2000;
+	if (!Number.isFinite(sampleTimeoutMs) || sampleTimeoutMs < 50) throw new ConfigError(`--sample-timeout must be at least 50 ms (got ${flags.sampleTimeout})`);
+	const demoArgs: string[] = [];
+	if (flags.vcpus !== undefined) demoArgs.push('--vcpus', String(flags.vcpus));
+	if (flags.workers !== undefined) demoArgs.push('--workers', String(flags.workers));
+	if (flags.unnamed) demoArgs.push('--unnamed');
+	return {
+		pid: flags.pid,
+		demo: flags.demo ?? false,
+		intervalMs,
+		top,
+		backend,
+		durationS: flags.duration,
+		format,
+		maxDepth,
+		gdb: flags.gdb ?? 'gdb',
+		python: flags.python ?? true,
+		sampleTimeoutMs,
+		demoArgs,
+		headless: flags.duration !== undefined || !stdoutIsTty,
+	};
+}

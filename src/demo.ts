@@ -1,0 +1,78 @@
+// Build and start the bundled demo target (demo/target/qemu-demo.c), for `pmptop --demo`, tests and benchmarks.
+
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
+import {existsSync} from 'node:fs';
+import {dirname, join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {ProfilerError} from './errors.js';
+
+/** The repository root, found from this file whether it runs from src/ (tests) or dist/src/ (built). */
+export function repoRoot(): string {
+	let dir = dirname(fileURLToPath(import.meta.url));
+	for (let i = 0; i < 4; i++) {
+		if (existsSync(join(dir, 'demo', 'build.mjs'))) return dir;
+		dir = dirname(dir);
+	}
+	throw new ProfilerError('cannot find the demo/ folder next to pmptop');
+}
+
+/** Path of the demo binary. */
+export function demoBinary(): string {
+	return join(repoRoot(), 'demo', 'target', 'bin', 'qemu-demo');
+}
+
+/** Build the demo target when missing or stale; throws a one-line ProfilerError when gcc fails. */
+export function buildDemo(): string {
+	const r = spawnSync(process.execPath, [join(repoRoot(), 'demo', 'build.mjs')], {encoding: 'utf8'});
+	if (r.status !== 0) throw new ProfilerError((r.stderr || r.stdout || 'cannot build the demo target').trim().split('\n')[0]!);
+	return demoBinary();
+}
+
+/** A running demo target. */
+export interface DemoProcess {
+	pid: number;
+	child: ChildProcess;
+	/** Stop it (SIGTERM, then SIGKILL) and wait. */
+	kill(): Promise<void>;
+}
+
+/** Start the demo target and resolve once it reports ready (all threads started and named). */
+export function startDemo(args: string[] = [], timeoutMs = 10_000): Promise<DemoProcess> {
+	const binary = buildDemo();
+	return new Promise((resolve, reject) => {
+		const child = spawn(binary, args, {stdio: ['ignore', 'pipe', 'pipe']});
+		let buffer = '';
+		const timer = setTimeout(() => {
+			child.kill('SIGKILL');
+			reject(new ProfilerError('the demo target did not start in time'));
+		}, timeoutMs);
+		child.on('error', error => {
+			clearTimeout(timer);
+			reject(new ProfilerError(`cannot start the demo target: ${error.message}`));
+		});
+		child.stdout!.setEncoding('utf8');
+		const onData = (chunk: string) => {
+			buffer += chunk;
+			if (!buffer.includes('"ready":true')) return;
+			clearTimeout(timer);
+			child.stdout!.off('data', onData);
+			// Keep draining its progress lines so the pipe never fills.
+			child.stdout!.resume();
+			resolve({
+				pid: child.pid!,
+				child,
+				kill: () => new Promise<void>(done => {
+					if (child.exitCode !== null || child.signalCode !== null) return done();
+					const hard = setTimeout(() => child.kill('SIGKILL'), 2000);
+					child.once('exit', () => {
+						clearTimeout(hard);
+						done();
+					});
+					child.kill('SIGTERM');
+				}),
+			});
+		};
+		child.stdout!.on('data', onData);
+		child.stderr!.resume();
+	});
+}

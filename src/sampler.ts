@@ -1,0 +1,151 @@
+// The sampling loop: one backend, one sample at a time, at an interval; failures become events, not exceptions.
+// It never overlaps samples, never prints, and restarts a backend whose gdb died, with back-off.
+
+import {EventEmitter} from 'node:events';
+import {performance} from 'node:perf_hooks';
+import {AttachError, GdbExitedError, GdbTimeoutError, ProfilerError} from './errors.js';
+import type {Sample} from './profile/model.js';
+import {processExists} from './gdb/target.js';
+
+/** Callbacks a backend may use to report what happens between samples. */
+export interface BackendEvents {
+	onGdbExit?: () => void;
+	onTargetExit?: () => void;
+}
+
+/** A way to take samples of one process. */
+export interface Backend {
+	readonly name: string;
+	/** Attach; throws AttachError with a one-line explanation. */
+	start(events?: BackendEvents): Promise<void>;
+	/** One sample of every thread; the target runs again when this settles. */
+	sample(): Promise<Sample>;
+	/** Detach and leave the target running. */
+	stop(): Promise<void>;
+}
+
+/** What the sampler is doing, for the header. */
+export type SamplerState = 'attaching' | 'sampling' | 'restarting' | 'target-exited' | 'stopped' | 'failed';
+
+export interface SamplerStatus {
+	state: SamplerState;
+	message?: string;
+}
+
+export interface SamplerOptions {
+	intervalMs: number;
+	/** Make a fresh backend (first attach and every restart). */
+	createBackend: () => Backend;
+	/** Longest back-off between restarts. @default 10000 */
+	maxBackoffMs?: number;
+	pid: number;
+}
+
+/**
+Runs `backend.sample()` every `intervalMs` (measured start to start; a late sample is not made up for).
+Events: `sample` (Sample), `status` (SamplerStatus), `error` is never emitted.
+*/
+export class Sampler extends EventEmitter {
+	intervalMs: number;
+	private backend: Backend | undefined;
+	private running = false;
+	private timer: NodeJS.Timeout | undefined;
+	private wake: (() => void) | undefined;
+	private loopDone: Promise<void> | undefined;
+	private backoffMs = 500;
+	status: SamplerStatus = {state: 'attaching'};
+
+	constructor(readonly options: SamplerOptions) {
+		super();
+		this.intervalMs = options.intervalMs;
+	}
+
+	/** Attach and sample until `stop()`. Rejects only when the first attach fails (AttachError). */
+	async start(): Promise<void> {
+		this.running = true;
+		this.setStatus({state: 'attaching'});
+		await this.attach();
+		this.loopDone = this.loop();
+	}
+
+	/** Change the interval; takes effect at the next wait. */
+	setIntervalMs(ms: number): void {
+		this.intervalMs = ms;
+	}
+
+	/** Stop sampling, detach, and leave the target running. */
+	async stop(): Promise<void> {
+		this.running = false;
+		if (this.timer) clearTimeout(this.timer);
+		this.wake?.();
+		await this.loopDone;
+		await this.backend?.stop();
+		this.backend = undefined;
+		if (this.status.state !== 'target-exited') this.setStatus({state: 'stopped'});
+	}
+
+	private async attach(): Promise<void> {
+		const backend = this.options.createBackend();
+		await backend.start({
+			onTargetExit: () => this.setStatus({state: 'target-exited', message: `process ${this.options.pid} exited`}),
+		});
+		this.backend = backend;
+		this.backoffMs = 500;
+		this.setStatus({state: 'sampling'});
+	}
+
+	private async loop(): Promise<void> {
+		let next = performance.now();
+		while (this.running) {
+			if (this.status.state === 'target-exited') break;
+			const started = performance.now();
+			try {
+				if (!this.backend) await this.attach();
+				const sample = await this.backend!.sample();
+				if (!this.running) break;
+				this.emit('sample', sample);
+			} catch (error) {
+				if (!this.running) break;
+				if (!processExists(this.options.pid)) {
+					await this.backend?.stop().catch(() => {});
+					this.backend = undefined;
+					this.setStatus({state: 'target-exited', message: `process ${this.options.pid} exited`});
+					break;
+				}
+				await this.recover(error);
+				continue;
+			}
+			next = Math.max(started + this.intervalMs, next + this.intervalMs);
+			// A sample that overran its slot: start the next one a full interval after now, not in a burst.
+			if (next < performance.now()) next = performance.now() + this.intervalMs;
+			await this.sleep(next - performance.now());
+		}
+	}
+
+	// gdb died, hung or refused: the backend already resumed the target; start again after a back-off.
+	private async recover(error: unknown): Promise<void> {
+		const what = error instanceof GdbTimeoutError ? `a sample took too long (${error.message}); gdb killed, target resumed`
+			: error instanceof GdbExitedError ? `gdb ended (${error.message}); target resumed`
+			: error instanceof AttachError ? error.message
+			: error instanceof ProfilerError ? error.message
+			: String(error);
+		await this.backend?.stop().catch(() => {});
+		this.backend = undefined;
+		this.setStatus({state: 'restarting', message: `${what}; reattaching in ${(this.backoffMs / 1000).toFixed(1)} s`});
+		await this.sleep(this.backoffMs);
+		this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000);
+	}
+
+	private sleep(ms: number): Promise<void> {
+		if (ms <= 0 || !this.running) return Promise.resolve();
+		return new Promise(resolve => {
+			this.wake = resolve;
+			this.timer = setTimeout(resolve, ms);
+		});
+	}
+
+	private setStatus(status: SamplerStatus): void {
+		this.status = status;
+		this.emit('status', status);
+	}
+}

@@ -1,0 +1,89 @@
+// The sampler against the live demo target, with real gdb.
+import {afterEach, describe, expect, it} from 'vitest';
+import {BatchBackend} from '../src/gdb/batch-backend.js';
+import {MiBackend} from '../src/gdb/mi-backend.js';
+import {Profile} from '../src/profile/aggregate.js';
+import {Sampler, type Backend} from '../src/sampler.js';
+import {advances, noThreadStopped, startTestDemo, tracerPid, waitUntil, type TestDemo} from './helpers/demo.js';
+
+let demo: TestDemo | undefined;
+afterEach(async () => {
+	await demo?.cleanup();
+	demo = undefined;
+});
+
+const NAMES = ['qemu-demo', 'CPU 0/KVM', 'CPU 1/KVM', 'worker', 'call_rcu'];
+
+async function sampleFor(createBackend: () => Backend, pid: number, until: (p: Profile) => boolean, timeoutMs: number): Promise<Profile> {
+	const profile = new Profile();
+	const sampler = new Sampler({pid, intervalMs: 50, createBackend});
+	sampler.on('sample', s => profile.ingest(s));
+	await sampler.start();
+	await waitUntil(() => until(profile), timeoutMs);
+	await sampler.stop();
+	return profile;
+}
+
+const namesSeen = (p: Profile) => new Set(p.threads().map(s => s.name));
+const vcpuFuncs = (p: Profile, name: string) => p.threads().filter(s => s.name === name).flatMap(s => p.top(s.key, {window: 'all'}).map(r => r.func));
+
+describe.each([
+	['mi + python', (pid: number) => new MiBackend({pid})],
+	['mi commands', (pid: number) => new MiBackend({pid, noPython: true})],
+	['batch', (pid: number) => new BatchBackend({pid})],
+])('%s backend on the demo target', (_label, make) => {
+	it('finds every thread by name, the vCPUs\' functions, and leaves the target running', async () => {
+		demo = await startTestDemo();
+		const pid = demo.pid;
+		const profile = await sampleFor(() => make(pid), pid, p => NAMES.every(n => namesSeen(p).has(n)) && p.samples >= 5, 15_000);
+		for (const name of NAMES) expect(namesSeen(profile)).toContain(name);
+		for (const name of ['CPU 0/KVM', 'CPU 1/KVM']) {
+			expect(vcpuFuncs(profile, name)).toEqual(expect.arrayContaining(['vcpu_run', 'kvm_cpu_exec', 'kvm_vcpu_thread_fn']));
+			expect(vcpuFuncs(profile, name).some(f => f === 'guest_compute' || f === 'guest_mmio')).toBe(true);
+		}
+		// Detached: no tracer, no thread stopped, and the target makes progress.
+		expect(await waitUntil(() => tracerPid(pid) === 0 && noThreadStopped(pid), 2000)).toBe(true);
+		expect(await advances(demo)).toBe(true);
+	}, 30_000);
+});
+
+describe('MiBackend', () => {
+	it('reports a stop time per sample and keeps the target stopped only briefly', async () => {
+		demo = await startTestDemo();
+		const b = new MiBackend({pid: demo.pid});
+		await b.start();
+		try {
+			const stops: number[] = [];
+			for (let i = 0; i < 10; i++) {
+				const s = await b.sample();
+				expect(s.threads.length).toBeGreaterThanOrEqual(6);
+				stops.push(s.stopMs);
+				// Between samples the target runs.
+				expect(await waitUntil(() => noThreadStopped(demo!.pid), 1000)).toBe(true);
+			}
+			expect(stops.every(ms => ms > 0 && ms < 2000)).toBe(true);
+		} finally {
+			await b.stop();
+		}
+		expect(tracerPid(demo.pid)).toBe(0);
+	}, 30_000);
+
+	it('passes signals through: a SIGTERM sent to the target while attached ends it', async () => {
+		demo = await startTestDemo();
+		const pid = demo.pid;
+		const b = new MiBackend({pid});
+		let exited = false;
+		await b.start({onTargetExit: () => (exited = true)});
+		await b.sample();
+		const gone = new Promise<void>(resolve => demo!.child.once('exit', () => resolve()));
+		process.kill(pid, 'SIGTERM');
+		await gone;
+		expect(await waitUntil(() => exited, 3000)).toBe(true);
+		await expect(b.sample()).rejects.toThrow(/exited/);
+		await b.stop();
+	}, 30_000);
+
+	it('explains an unknown PID in one line', async () => {
+		await expect(new MiBackend({pid: 2 ** 22 + 12_345}).start()).rejects.toThrow(/^no process with PID \d+$/);
+	});
+});
