@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// npm run bench: what a sample costs the target, persistent MI against the classic one-shot gdb -batch.
+// On the demo target with 8 and 32 threads: stop time per sample (median, p95) per backend and the ratio,
+// and the target's throughput loss at 10 samples/s. Also the parse + aggregate ingest rate.
+// Figures vary with the machine's load; run it on an otherwise idle machine.
+
+import {readFileSync, mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {performance} from 'node:perf_hooks';
+import {startDemo} from '../dist/src/demo.js';
+import {MiBackend} from '../dist/src/gdb/mi-backend.js';
+import {BatchBackend} from '../dist/src/gdb/batch-backend.js';
+import {Profile} from '../dist/src/profile/aggregate.js';
+import {parseBatchBacktrace} from '../dist/src/gdb/batch-parse.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const SAMPLES_MI = quick ? 30 : 100;
+const SAMPLES_BATCH = quick ? 5 : 15;
+const LOSS_SECONDS = quick ? 3 : 6;
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+const quantile = (xs, q) => {
+	const s = [...xs].sort((a, b) => a - b);
+	return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+function progress(file) {
+	try {
+		return JSON.parse(readFileSync(file, 'utf8'));
+	} catch {
+		return undefined;
+	}
+}
+
+// Work done by the demo: spin iterations when it reports them, else worker reads.
+function work(p) {
+	return p.spins ?? p.vcpu_rounds;
+}
+
+async function rate(file, seconds) {
+	const a = progress(file);
+	const t0 = performance.now();
+	await sleep(seconds * 1000);
+	const b = progress(file);
+	return (work(b) - work(a)) / ((performance.now() - t0) / 1000);
+}
+
+async function withDemo(threads, fn) {
+	const dir = mkdtempSync(join(tmpdir(), 'pmptop-bench-'));
+	const file = join(dir, 'progress.json');
+	// main + call_rcu + 2 vCPUs + workers = threads
+	const demo = await startDemo(['--vcpus', '2', '--workers', String(threads - 4), '--progress', file]);
+	try {
+		await sleep(500);
+		return await fn(demo, file);
+	} finally {
+		await demo.kill();
+		rmSync(dir, {recursive: true, force: true});
+	}
+}
+
+async function stopTimes(backend, n, gapMs) {
+	await backend.start();
+	const stops = [];
+	try {
+		for (let i = 0; i < n; i++) {
+			const s = await backend.sample();
+			stops.push(s.stopMs);
+			await sleep(gapMs);
+		}
+	} finally {
+		await backend.stop();
+	}
+	return stops;
+}
+
+async function loss(make, file, intervalMs) {
+	const base = await rate(file, LOSS_SECONDS);
+	const backend = make();
+	await backend.start();
+	let running = true;
+	let samples = 0;
+	const loop = (async () => {
+		while (running) {
+			const t = performance.now();
+			await backend.sample();
+			samples++;
+			await sleep(Math.max(0, intervalMs - (performance.now() - t)));
+		}
+	})();
+	await sleep(300);
+	const t0 = performance.now();
+	const s0 = samples;
+	const under = await rate(file, LOSS_SECONDS);
+	const achieved = ((samples - s0) * 1000) / (performance.now() - t0);
+	running = false;
+	await loop;
+	await backend.stop();
+	return {loss: 1 - under / base, achievedHz: achieved};
+}
+
+const rows = [];
+for (const threads of [8, 32]) {
+	await withDemo(threads, async (demo, file) => {
+		const pid = demo.pid;
+		const variants = [
+			['mi (python walker)', () => new MiBackend({pid}), SAMPLES_MI, 50],
+			['mi (-stack-list-frames)', () => new MiBackend({pid, noPython: true}), SAMPLES_MI, 50],
+			['batch (gdb -batch)', () => new BatchBackend({pid}), SAMPLES_BATCH, 50],
+		];
+		const result = {threads};
+		for (const [name, make, n, gap] of variants) {
+			const stops = await stopTimes(make(), n, gap);
+			const l = await loss(make, file, 100);
+			result[name] = {median: quantile(stops, 0.5), p95: quantile(stops, 0.95), loss: l.loss, hz: l.achievedHz};
+			process.stderr.write(`  ${threads} threads, ${name}: median ${fmt(quantile(stops, 0.5))} ms, p95 ${fmt(quantile(stops, 0.95))} ms, loss ${fmt(l.loss * 100)}% at ${fmt(l.achievedHz)}/s\n`);
+		}
+		rows.push(result);
+	});
+}
+
+console.log('\nTarget stop time per sample and throughput loss at 10 samples/s (batch cannot reach 10/s: achieved rate shown)\n');
+console.log('threads  backend                    stop median   stop p95   loss    rate    batch/this (median)');
+for (const r of rows) {
+	const batch = r['batch (gdb -batch)'];
+	for (const name of ['mi (python walker)', 'mi (-stack-list-frames)', 'batch (gdb -batch)']) {
+		const x = r[name];
+		console.log(`${String(r.threads).padStart(7)}  ${name.padEnd(26)} ${fmt(x.median).padStart(8)} ms ${fmt(x.p95).padStart(8)} ms ${fmt(x.loss * 100).padStart(6)}% ${fmt(x.hz).padStart(5)}/s ${fmt(batch.median / x.median).padStart(8)}x`);
+	}
+}
+
+// Parse + aggregate throughput: real gdb output of the demo target, parsed and ingested over and over.
+const text = readFileSync(new URL('../test/fixtures/batch/demo-named.txt', import.meta.url), 'utf8');
+const rounds = quick ? 5_000 : 20_000;
+const profile = new Profile();
+const t0 = performance.now();
+let threadStacks = 0;
+for (let i = 0; i < rounds; i++) {
+	const threads = parseBatchBacktrace(text);
+	profile.ingest({atMs: i * 100, stopMs: 1, threads, errors: []});
+	threadStacks += threads.length;
+}
+const secs = (performance.now() - t0) / 1000;
+console.log(`\nparse + aggregate: ${Math.round(threadStacks / secs).toLocaleString('en-US')} thread-stacks/s (${threadStacks.toLocaleString('en-US')} in ${fmt(secs, 2)} s); RSS ${fmt(process.memoryUsage().rss / 1e6)} MB`);
