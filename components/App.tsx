@@ -11,8 +11,10 @@ import ThreadList from './ThreadList.js';
 /** Smallest screen the layout fits in. */
 export const MIN_COLUMNS = 60;
 export const MIN_ROWS = 12;
+/** Rows the I/O panel gets below the stacks. */
+const PANEL_ROWS = 8;
 
-/** Optional panels rendered beside the stacks, keyed by the store's `extra` names. */
+/** An optional panel (the I/O panel) rendered beside or below the stacks; null when it has nothing to show. */
 export type SidePanel = (props: {view: View; width: number}) => React.ReactNode;
 
 /**
@@ -31,7 +33,6 @@ export default function App({store, sidePanel}: {readonly store: Store; readonly
 		return <Text color="yellow">{`terminal too small (${width}x${height}); pmptop needs ${MIN_COLUMNS}x${MIN_ROWS}. q quits`}</Text>;
 	}
 	const headerRows = 2 + view.header.notes.length;
-	const body = Math.max(4, height - headerRows - 2);
 	if (view.mode === 'help') {
 		return (
 			<Box flexDirection="column" width={width}>
@@ -40,26 +41,30 @@ export default function App({store, sidePanel}: {readonly store: Store; readonly
 			</Box>
 		);
 	}
-	const side = sidePanel ? sidePanel({view, width: width >= 140 ? Math.min(48, Math.floor(width * 0.3)) : width}) : null;
-	const sideBeside = side !== null && width >= 140;
-	const mainWidth = sideBeside ? width - Math.min(48, Math.floor(width * 0.3)) - 1 : width;
+	// The I/O panel goes beside the stacks on very wide screens, below them otherwise.
+	const sideBeside = sidePanel !== undefined && width >= 200;
+	const sideWidth = sideBeside ? 84 : width;
+	const side = sidePanel ? sidePanel({view, width: sideWidth}) : null;
+	const sideRows = side !== null && !sideBeside ? PANEL_ROWS : 0;
+	const body = Math.max(4, height - headerRows - 2 - sideRows);
+	const mainWidth = side !== null && sideBeside ? width - sideWidth - 1 : width;
 	const wide = mainWidth >= 130;
-	const threadWidth = wide ? Math.min(70, Math.floor(mainWidth * 0.45)) : mainWidth;
+	const threadWidth = wide ? Math.min(78, Math.floor(mainWidth * 0.45)) : mainWidth;
 	const hotWidth = wide ? mainWidth - threadWidth - 1 : mainWidth;
 	const threadHeight = view.zoomed ? 0 : wide ? body : Math.min(view.threads.length + 1, Math.max(3, Math.floor(body * 0.4)));
 	const hotHeight = wide || view.zoomed ? body : body - threadHeight;
 	return (
 		<Box flexDirection="column" width={width}>
 			<Header header={view.header} width={width} />
-			<Box flexDirection="row">
+			<Box flexDirection="row" height={body}>
 				<Box flexDirection={wide ? 'row' : 'column'} width={mainWidth}>
 					{view.zoomed ? null : <ThreadList threads={view.threads} selected={view.selected} focused={view.focus === 'threads'} width={threadWidth} height={threadHeight} />}
 					{wide && !view.zoomed ? <Box width={1} /> : null}
 					<HotList hot={view.hot} focused={view.focus === 'hot'} width={view.zoomed ? mainWidth : hotWidth} height={hotHeight} />
 				</Box>
-				{sideBeside ? <Box marginLeft={1}>{side}</Box> : null}
+				{side !== null && sideBeside ? <Box marginLeft={1}>{side}</Box> : null}
 			</Box>
-			{side !== null && !sideBeside ? side : null}
+			{side !== null && !sideBeside ? <Box height={PANEL_ROWS} overflow="hidden">{side}</Box> : null}
 			<StatusBar view={view} />
 		</Box>
 	);

@@ -25,7 +25,7 @@ export default function ThreadList({threads, selected, focused, width, height}: 
 	const fixed = 7 + 16 + (showRole ? 8 : 0) + 6 + 6 + (showIo ? 9 : 0) + 1;
 	const topWidth = Math.max(0, width - fixed);
 	const line = (t: ThreadRowView) => [
-		padStart(t.key === 'all' ? '' : String(t.tid), 6),
+		padStart(t.tid === 0 ? '' : String(t.tid), 6),
 		' ',
 		padEnd(t.name, 15),
 		' ',

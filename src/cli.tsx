@@ -1,38 +1,44 @@
 #!/usr/bin/env node
-// The composition root: flags -> config, backend + sampler + store, then the Ink screen or headless output.
-// The only file that knows both the data side and the screen; the only one that exits. It always detaches
-// gdb before exiting, whatever ends the session.
+// The composition root: flags -> config, source (live gdb + /proc, or a recording) -> analysis -> store, then the
+// Ink screen or headless output. The only file that knows both the data side and the screen, and the only one
+// that exits. Every way out goes through `finish`, which detaches gdb and wakes the target before exiting.
 
 import {accessSync, constants} from 'node:fs';
 import {delimiter, join} from 'node:path';
 import {render} from 'ink';
 import meow from 'meow';
 import App from '../components/App.js';
+import {IoPanel} from '../components/IoPanel.js';
 import {Store, windowLabel} from './app/store.js';
 import {dutyCycle} from './app/stats.js';
 import {ConfigError, toConfig, type Config} from './config.js';
 import {startDemo, type DemoProcess} from './demo.js';
 import {ProfilerError} from './errors.js';
-import {buildReport, reportToJson, reportToText} from './export/report.js';
+import {buildReport, ioReportText, reportToJson, reportToText} from './export/report.js';
 import {BatchBackend} from './gdb/batch-backend.js';
 import {MiBackend} from './gdb/mi-backend.js';
 import {commandLine, continueTarget, processExists} from './gdb/target.js';
-import {Profile} from './profile/aggregate.js';
+import {Analysis} from './profile/analysis.js';
+import type {Sample} from './profile/model.js';
+import {connect, IoSide, LiveSource, readRecording, Recorder, ReplaySource, type Source} from './runtime.js';
 import {Sampler, type Backend} from './sampler.js';
 
 const cli = meow(`
 	Usage
 	  $ pmptop --pid PID [options]     profile a running process (a QEMU VM first of all)
 	  $ pmptop --demo [options]        profile the bundled demo target (built with gcc on first use)
+	  $ pmptop --replay FILE           play a recording made with --record, without gdb or the target
 
 	Options
 	  --pid PID            process to attach to (you need ptrace rights: same user, or root)
 	  --demo               start the bundled QEMU-shaped demo target and profile it
 	  --interval MS        time between samples (default 200)
-	  --top N              frames per thread in headless output (default 20)
+	  --top N              frames per thread in headless output and snapshots (default 20)
 	  --backend mi|batch   mi: one persistent gdb (default); batch: the classic gdb -batch per sample
 	  --duration S         headless: sample for S seconds, print the hot lists, exit
 	  --format text|json   headless output format (default text)
+	  --record FILE        stream every sample and I/O reading to FILE (JSON lines) while running
+	  --replay FILE        play a recording in the same screen (--speed N, 0 = as fast as possible)
 	  --max-depth N        frames read per thread (default 64)
 	  --sample-timeout MS  a sample stopped longer than this is abandoned, gdb restarted (default 2000)
 	  --gdb PATH           gdb executable (default: gdb on PATH)
@@ -51,6 +57,9 @@ const cli = meow(`
 		backend: {type: 'string'},
 		duration: {type: 'number'},
 		format: {type: 'string'},
+		record: {type: 'string'},
+		replay: {type: 'string'},
+		speed: {type: 'number'},
 		maxDepth: {type: 'number'},
 		sampleTimeout: {type: 'number'},
 		gdb: {type: 'string'},
@@ -61,6 +70,8 @@ const cli = meow(`
 	},
 	allowUnknownFlags: true,
 });
+
+const KNOWN_FLAGS = new Set(['pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
 
 /** Print one line and exit; never a stack trace. */
 function fail(message: string, code = 2): never {
@@ -87,20 +98,39 @@ function createBackend(config: Config, pid: number): Backend {
 		: new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, noPython: !config.python});
 }
 
-async function main(): Promise<void> {
-	let config: Config;
-	try {
-		config = toConfig(cli.flags, process.stdout.isTTY === true);
-	} catch (error) {
-		if (error instanceof ConfigError) fail(`${error.message} (see pmptop --help)`);
-		throw error;
-	}
-	const known = new Set(['pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
-	const unknown = Object.keys(cli.unnormalizedFlags).find(name => !known.has(name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())));
-	if (unknown) fail(`unknown flag --${unknown} (see pmptop --help)`);
-	if (cli.input.length > 0) fail(`unexpected argument "${cli.input[0]}" (see pmptop --help)`);
-	if (!onPath(config.gdb)) fail(`gdb not found${config.gdb === 'gdb' ? ' on PATH' : ` at ${config.gdb}`}: install it (Debian: apt-get install gdb)`);
+/** Everything a run needs, built from the config. */
+interface Run {
+	config: Config;
+	pid: number;
+	command: string;
+	backendName: string;
+	source: Source;
+	analysis: Analysis;
+	io: IoSide;
+	recorder?: Recorder;
+	demo?: DemoProcess;
+	replay: boolean;
+	notes: string[];
+	/** The clock the I/O figures are judged against (a replay's own time). */
+	ioNow: () => number;
+}
 
+async function prepare(config: Config): Promise<Run> {
+	const analysis = new Analysis();
+	const io = new IoSide();
+	if (config.replay) {
+		let recording;
+		try {
+			recording = readRecording(config.replay);
+		} catch (error) {
+			fail(error instanceof Error ? error.message : String(error), 1);
+		}
+		const {meta, events} = recording;
+		io.shares = meta.shares;
+		const source = new ReplaySource(events, config.speed);
+		return {config, pid: meta.pid, command: meta.command, backendName: `replay of ${meta.backend}`, source, analysis, io, replay: true, notes: [`replaying ${config.replay}`], ioNow: () => io.state.lastAtMs ?? 0};
+	}
+	if (!onPath(config.gdb)) fail(`gdb not found${config.gdb === 'gdb' ? ' on PATH' : ` at ${config.gdb}`}: install it (Debian: apt-get install gdb)`);
 	let demo: DemoProcess | undefined;
 	if (config.demo) {
 		try {
@@ -111,26 +141,45 @@ async function main(): Promise<void> {
 	}
 	const pid = demo?.pid ?? config.pid!;
 	if (!processExists(pid)) fail(`no process with PID ${pid}`, 1);
-
-	const profile = new Profile();
 	const command = commandLine(pid) || `PID ${pid}`;
-	let backendName: string = config.backend;
-	const sampler = new Sampler({
-		pid,
-		intervalMs: config.intervalMs,
-		createBackend: () => {
-			const b = createBackend(config, pid);
-			return b;
-		},
-	});
+	const sampler = new Sampler({pid, intervalMs: config.intervalMs, createBackend: () => createBackend(config, pid)});
+	const source = new LiveSource(sampler, pid, () => analysis.workerTids());
+	await io.loadShares(pid);
+	let recorder: Recorder | undefined;
+	if (config.record) {
+		try {
+			recorder = new Recorder(config.record, {type: 'meta', version: 1, pid, command, backend: config.backend, intervalMs: config.intervalMs, startedAtMs: Date.now(), shares: io.shares});
+		} catch (error) {
+			await demo?.kill();
+			fail(error instanceof Error ? error.message : String(error), 1);
+		}
+	}
+	const notes = demo ? ['demo target: pmptop started it and stops it on quit'] : [];
+	return {config, pid, command, backendName: config.backend, source, analysis, io, recorder, demo, replay: false, notes, ioNow: Date.now};
+}
 
-	// Every way out goes through here: stop sampling, detach, wake the target, stop our own demo.
+async function main(): Promise<void> {
+	let config: Config;
+	try {
+		config = toConfig(cli.flags, process.stdout.isTTY === true);
+	} catch (error) {
+		if (error instanceof ConfigError) fail(`${error.message} (see pmptop --help)`);
+		throw error;
+	}
+	const unknown = Object.keys(cli.unnormalizedFlags).find(name => !KNOWN_FLAGS.has(name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())));
+	if (unknown) fail(`unknown flag --${unknown} (see pmptop --help)`);
+	if (cli.input.length > 0) fail(`unexpected argument "${cli.input[0]}" (see pmptop --help)`);
+
+	const run = await prepare(config);
+	const {source, pid} = run;
+
 	let finishing: Promise<void> | undefined;
 	const finish = (code: number, message?: string): Promise<void> => {
 		finishing ??= (async () => {
-			await sampler.stop().catch(() => {});
-			continueTarget(pid);
-			await demo?.kill();
+			await source.stop().catch(() => {});
+			if (!run.replay) continueTarget(pid);
+			run.recorder?.close();
+			await run.demo?.kill();
 			if (message) process.stderr.write(`pmptop: ${message}\n`);
 			process.exitCode = code;
 		})();
@@ -139,84 +188,105 @@ async function main(): Promise<void> {
 	process.on('uncaughtException', error => void finish(1, `internal error: ${error.message}`).then(() => process.exit(1)));
 	process.on('unhandledRejection', error => void finish(1, `internal error: ${error instanceof Error ? error.message : String(error)}`).then(() => process.exit(1)));
 
-	try {
-		await sampler.start();
-	} catch (error) {
-		await demo?.kill();
-		continueTarget(pid);
-		fail(error instanceof ProfilerError ? error.message : String(error), 1);
-	}
-
 	if (config.headless) {
-		await runHeadless(config, pid, command, sampler, profile, finish);
+		await runHeadless(run, finish);
 		return;
 	}
+	await runLive(run, finish);
+}
 
-	const store = new Store({
-		info: {pid, command, backend: backendName, notes: demo ? ['demo target: pmptop started it and stops it on quit'] : []},
+async function runLive(run: Run, finish: (code: number, message?: string) => Promise<void>): Promise<void> {
+	const {config, source, io} = run;
+	let ink: ReturnType<typeof render> | undefined;
+	const exit = (code: number) => void finish(code).then(() => {
+		ink?.unmount();
+		process.exit(process.exitCode ?? code);
+	});
+	const store: Store = new Store({
+		info: {pid: run.pid, command: run.command, backend: run.backendName, notes: run.notes, replay: run.replay},
 		intervalMs: config.intervalMs,
-		profile,
+		analysis: run.analysis,
+		readRateOf: tid => io.readRateOf(tid),
 		effects: {
-			quit: () => void finish(0).then(() => {
-				ink.unmount();
-				process.exit(process.exitCode ?? 0);
-			}),
-			setIntervalMs: ms => sampler.setIntervalMs(ms),
+			quit: () => exit(0),
+			setIntervalMs: ms => source.setIntervalMs(ms),
 			snapshot: () => store.setStatus('snapshots are not available yet', 'warn'),
 		},
 	});
-	sampler.on('sample', sample => store.ingest(sample));
-	sampler.on('status', status => store.setSamplerStatus(status));
-	store.setSamplerStatus(sampler.status);
-	store.setSize(process.stdout.columns ?? 100, process.stdout.rows ?? 30);
-	process.stdout.on('resize', () => store.setSize(process.stdout.columns ?? 100, process.stdout.rows ?? 30));
-	const stopOnSignal = (signal: string) => () => void finish(0).then(() => {
-		ink.unmount();
-		process.exit(signal === 'SIGTERM' || signal === 'SIGHUP' ? 0 : 130);
-	});
-	for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, stopOnSignal(signal));
-	const ink = render(<App store={store} />, {exitOnCtrlC: false, maxFps: 10, patchConsole: true});
+	connect(source, (s: Sample) => store.ingest(s), r => {
+		io.ingest(r);
+		store.setExtra('io', io.view(run.ioNow()));
+	}, run.recorder);
+	source.on('status', status => store.setSamplerStatus(status));
+	const resize = () => store.setSize(process.stdout.columns ?? 100, process.stdout.rows ?? 30);
+	resize();
+	process.stdout.on('resize', resize);
+	for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, () => exit(signal === 'SIGINT' ? 130 : 0));
+	try {
+		await source.start();
+	} catch (error) {
+		await finish(1);
+		fail(error instanceof ProfilerError ? error.message : String(error), 1);
+	}
+	store.setSamplerStatus(source.status);
+	const panel = ({view, width}: {view: {extra: Record<string, unknown>}; width: number}) => {
+		const ioView = view.extra.io as Parameters<typeof IoPanel>[0]['view'] | undefined;
+		return ioView ? <IoPanel view={ioView} width={width} /> : null;
+	};
+	ink = render(<App store={store} sidePanel={panel} />, {exitOnCtrlC: false, maxFps: 10, patchConsole: true});
 	await ink.waitUntilExit();
 	await finish(0);
 }
 
-async function runHeadless(config: Config, pid: number, command: string, sampler: Sampler, profile: Profile, finish: (code: number, message?: string) => Promise<void>): Promise<void> {
+async function runHeadless(run: Run, finish: (code: number, message?: string) => Promise<void>): Promise<void> {
+	const {config, source, analysis, io} = run;
 	const stops: number[] = [];
-	let targetEnded = false;
-	sampler.on('sample', sample => {
-		profile.ingest(sample);
-		if (Number.isFinite(sample.stopMs)) stops.push(sample.stopMs);
-	});
-	sampler.on('status', status => {
-		if (status.state === 'target-exited') targetEnded = true;
+	let ended: string | undefined;
+	connect(source, (s: Sample) => {
+		analysis.ingest(s);
+		if (Number.isFinite(s.stopMs)) stops.push(s.stopMs);
+	}, r => io.ingest(r), run.recorder);
+	source.on('status', status => {
+		if (status.state === 'target-exited') ended = `process ${run.pid} exited during sampling`;
 		if (status.state === 'restarting' && status.message) process.stderr.write(`pmptop: ${status.message}\n`);
 	});
-	const durationMs = (config.durationS ?? 10) * 1000;
+	try {
+		await source.start();
+	} catch (error) {
+		await finish(1);
+		fail(error instanceof ProfilerError ? error.message : String(error), 1);
+	}
+	const durationMs = (config.durationS ?? (run.replay ? Infinity : 10)) * 1000;
 	await new Promise<void>(resolve => {
-		const timer = setTimeout(resolve, durationMs);
+		const timer = Number.isFinite(durationMs) ? setTimeout(resolve, durationMs) : undefined;
 		const early = () => {
-			clearTimeout(timer);
+			if (timer) clearTimeout(timer);
 			resolve();
 		};
 		for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.once(signal, early);
-		sampler.on('status', status => status.state === 'target-exited' && early());
+		source.on('status', status => (status.state === 'target-exited' || status.state === 'stopped') && early());
 	});
 	await finish(0);
 	stops.sort((a, b) => a - b);
 	const q = (x: number) => (stops.length ? stops[Math.min(stops.length - 1, Math.floor(x * stops.length))]! : NaN);
-	const report = buildReport(profile, {
-		pid,
-		command,
-		backend: config.backend,
+	const ioReport = io.hasData ? io.report(run.ioNow()) : undefined;
+	const report = buildReport(analysis.profile, {
+		pid: run.pid,
+		command: run.command,
+		backend: run.backendName,
 		window: 'all',
 		windowLabel: windowLabel('all'),
 		intervalMs: config.intervalMs,
 		top: config.top,
 		stop: {lastMs: stops.at(-1) ?? NaN, medianMs: q(0.5), p95Ms: q(0.95), dutyPct: dutyCycle(q(0.5), config.intervalMs) * 100},
+		roleOf: analysis.roleOf,
 		takenAtMs: Date.now(),
+		io: ioReport,
+		ninepOps: analysis.ninepMix(),
 	});
 	process.stdout.write(config.format === 'json' ? reportToJson(report) : reportToText(report));
-	if (targetEnded) process.stderr.write(`pmptop: process ${pid} exited during sampling\n`);
+	if (ended) process.stderr.write(`pmptop: ${ended}\n`);
+	void ioReportText;
 }
 
 main().catch(error => fail(error instanceof Error ? error.message : String(error), 1));

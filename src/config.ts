@@ -19,6 +19,10 @@ export interface Config {
 	/** Arguments passed to the demo target. */
 	demoArgs: string[];
 	headless: boolean;
+	record?: string;
+	replay?: string;
+	/** Replay speed: 1 = as recorded, 0 = as fast as possible. */
+	speed: number;
 }
 
 /** The raw flags as meow parses them. */
@@ -37,6 +41,9 @@ export interface Flags {
 	vcpus?: number;
 	workers?: number;
 	unnamed?: boolean;
+	record?: string;
+	replay?: string;
+	speed?: number;
 }
 
 /** Thrown for invalid flags; the message is the one line the user sees. */
@@ -60,8 +67,12 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	const format = (flags.format ?? 'text') as OutputFormat;
 	if (format !== 'text' && format !== 'json') throw new ConfigError(`--format must be text or json (got ${flags.format})`);
 	if (flags.pid !== undefined && (!Number.isInteger(flags.pid) || flags.pid <= 0)) throw new ConfigError(`--pid must be a positive whole number (got ${flags.pid})`);
-	if (flags.pid === undefined && !flags.demo) throw new ConfigError('give --pid PID of the process to profile, or --demo to profile the bundled demo target');
-	if (flags.pid !== undefined && flags.demo) throw new ConfigError('--pid and --demo exclude each other');
+	const targets = [flags.pid !== undefined, flags.demo === true, flags.replay !== undefined].filter(Boolean).length;
+	if (targets === 0) throw new ConfigError('give --pid PID of the process to profile, --demo to profile the bundled demo target, or --replay FILE');
+	if (targets > 1) throw new ConfigError('--pid, --demo and --replay exclude each other');
+	if (flags.replay !== undefined && flags.record !== undefined) throw new ConfigError('--record cannot be used with --replay');
+	if (flags.speed !== undefined && (!Number.isFinite(flags.speed) || flags.speed < 0)) throw new ConfigError(`--speed must be 0 (as fast as possible) or a positive factor (got ${flags.speed})`);
+	if (flags.record === '' || flags.replay === '') throw new ConfigError('--record and --replay need a file name');
 	if (flags.duration !== undefined && (!Number.isFinite(flags.duration) || flags.duration <= 0)) throw new ConfigError(`--duration must be a positive number of seconds (got ${flags.duration})`);
 	const maxDepth = flags.maxDepth ?? 64;
 	if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > 1000) throw new ConfigError(`--max-depth must be from 1 to 1000 (got ${flags.maxDepth})`);
@@ -85,5 +96,8 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 		sampleTimeoutMs,
 		demoArgs,
 		headless: flags.duration !== undefined || !stdoutIsTty,
+		record: flags.record,
+		replay: flags.replay,
+		speed: flags.speed ?? (flags.duration !== undefined || !stdoutIsTty ? 0 : 1),
 	};
 }

@@ -49,7 +49,12 @@ describe('App', () => {
 	it('arrow keys and j/k move the selection and the hot list follows', async () => {
 		const {stdin, lastFrame} = setup();
 		await settle();
+		// all threads, then the role groups (all vCPUs, all workers), then each thread by TID.
 		let frame = await press(stdin, lastFrame, KEYS.down);
+		expect(frame).toContain('HOT all vCPUs');
+		frame = await press(stdin, lastFrame, 'j');
+		expect(frame).toContain('HOT all workers');
+		frame = await press(stdin, lastFrame, 'j');
 		expect(frame).toContain('HOT qemu-demo (TID 100)');
 		frame = await press(stdin, lastFrame, 'j');
 		expect(frame).toContain('HOT CPU 0/KVM (TID 101)');
@@ -57,7 +62,7 @@ describe('App', () => {
 		expect(frame).toMatch(/30\.0\s+30\.0\s+3\s+3\s+guest_mmio/);
 		frame = await press(stdin, lastFrame, KEYS.up);
 		expect(frame).toContain('HOT qemu-demo (TID 100)');
-		frame = await press(stdin, lastFrame, 'k');
+		frame = await press(stdin, lastFrame, KEYS.home);
 		expect(frame).toContain('HOT all threads');
 	});
 

@@ -27,8 +27,8 @@ describe('pmptop in tmux', () => {
 		const pid = Number(/PID (\d+)/.exec(screen)![1]);
 		expect(processExists(pid)).toBe(true);
 		tmux.send('Down');
-		await tmux.until(s => /HOT qemu-demo \(TID \d+\)/.test(s), 5000, 'the main thread selected');
-		tmux.send('Down');
+		await tmux.until(s => /HOT all vCPUs/.test(s), 5000, 'the vCPU group selected');
+		tmux.send('Down', 'Down', 'Down');
 		await tmux.until(s => /HOT CPU 0\/KVM \(TID \d+\)/.test(s), 5000, 'CPU 0 selected');
 		tmux.send('q');
 		expect(await waitUntil(() => tmux!.dead(), 10_000)).toBe(true);

@@ -3,6 +3,7 @@
 // composition root (cli.tsx) provides. The store itself does no I/O.
 
 import {Profile, type HotRow, type SortKey, type WindowSpec} from '../profile/aggregate.js';
+import {Analysis, GROUP_ROLES, groupName} from '../profile/analysis.js';
 import {sanitize, type Sample} from '../profile/model.js';
 import type {SamplerStatus} from '../sampler.js';
 import type {Intent} from './intents.js';
@@ -97,10 +98,8 @@ export interface StoreOptions {
 	topN?: number;
 	/** Redraw rate bound. @default 10 */
 	maxFps?: number;
-	profile?: Profile;
+	analysis?: Analysis;
 	effects?: StoreEffects;
-	/** Role label of a thread, when known. */
-	roleOf?: (tid: number) => string | undefined;
 	/** Read throughput of a thread, when known. */
 	readRateOf?: (tid: number) => number | undefined;
 	now?: () => number;
@@ -123,7 +122,7 @@ interface UiState {
 
 /** The store. `subscribe`/`getSnapshot` follow React's useSyncExternalStore contract. */
 export class Store {
-	profile: Profile;
+	readonly analysis: Analysis;
 	/** While paused: a frozen copy the view is built from; sampling goes on into `profile`. */
 	private frozen: Profile | undefined;
 	readonly stops = new StopStats();
@@ -145,7 +144,7 @@ export class Store {
 	private readonly now: () => number;
 
 	constructor(readonly options: StoreOptions) {
-		this.profile = options.profile ?? new Profile();
+		this.analysis = options.analysis ?? new Analysis();
 		this.intervalMs = options.intervalMs;
 		this.minGapMs = 1000 / (options.maxFps ?? 10);
 		this.now = options.now ?? Date.now;
@@ -165,9 +164,14 @@ export class Store {
 		return WINDOWS[this.ui.windowIndex]!;
 	}
 
+	/** The live aggregate (sampling goes on into it even while paused). */
+	get profile(): Profile {
+		return this.analysis.profile;
+	}
+
 	/** Feed one sample. */
 	ingest(sample: Sample): void {
-		this.profile.ingest(sample);
+		this.analysis.ingest(sample);
 		this.stops.add(sample.stopMs);
 		this.recentAt.push(sample.atMs);
 		if (this.recentAt.length > 50) this.recentAt.shift();
@@ -237,7 +241,7 @@ export class Store {
 				this.setStatus(ui.paused ? 'paused: the view is frozen, sampling goes on (p to resume)' : 'resumed');
 				break;
 			case 'reset':
-				this.profile.reset();
+				this.analysis.reset();
 				if (this.frozen) this.frozen = this.profile.clone();
 				this.stops.reset();
 				this.errors = 0;
@@ -342,6 +346,12 @@ export class Store {
 		const threads: ThreadRowView[] = [];
 		const allCounts = p.counts('all', window);
 		threads.push({key: 'all', tid: 0, name: 'all threads', samples: allCounts?.samples ?? 0, busyShare: allCounts && allCounts.samples ? allCounts.busySamples / allCounts.samples : 0, top: '', gone: false});
+		for (const role of GROUP_ROLES) {
+			const c = p.counts(`role:${role}`, window);
+			if (!p.series.has(`role:${role}`)) continue;
+			const top = p.top(`role:${role}`, {window, n: 1, hideIdle: ui.hideIdle, sortBy: 'own'})[0];
+			threads.push({key: `role:${role}`, tid: 0, name: groupName(role), samples: c?.samples ?? 0, busyShare: c && c.samples ? c.busySamples / c.samples : 0, top: top?.func ?? '', gone: false, role});
+		}
 		for (const s of p.threads()) {
 			const c = p.counts(s.key, window)!;
 			const tid = Number(s.key.slice(4));
@@ -354,7 +364,7 @@ export class Store {
 				busyShare: c.samples ? c.busySamples / c.samples : 0,
 				top: top?.func ?? '',
 				gone: s.goneAtMs !== undefined,
-				role: this.options.roleOf?.(tid),
+				role: this.analysis.roleOf(tid),
 				readBytesPerSec: this.options.readRateOf?.(tid),
 			});
 		}
@@ -397,7 +407,7 @@ export class Store {
 			focus: ui.focus,
 			zoomed: ui.zoomed,
 			hot: {
-				title: sel.key === 'all' ? 'all threads' : `${sel.name} (TID ${sel.tid})`,
+				title: sel.tid === 0 ? sel.name : `${sel.name} (TID ${sel.tid})`,
 				seriesKey: sel.key,
 				rows,
 				sortBy: ui.sortBy,

@@ -1,6 +1,7 @@
 // A plain, serialisable report of a profile: what headless output and snapshot files are made from. Pure.
 
 import type {Profile, SortKey, WindowSpec} from '../profile/aggregate.js';
+import type {IoReport} from '../procio/view.js';
 
 export interface ReportFrame {
 	func: string;
@@ -36,8 +37,14 @@ export interface Report {
 	stop: {lastMs: number; medianMs: number; p95Ms: number; dutyPct: number};
 	hideIdle: boolean;
 	threads: ReportThread[];
+	/** Role groups (all vCPUs, all workers...): samples of every thread of the role, whatever its TID. */
+	groups?: ReportThread[];
 	/** Extra sections (I/O panel figures...), already plain data. */
 	extra?: Record<string, unknown>;
+	/** The I/O panel's figures (/proc), when there are any. */
+	io?: IoReport;
+	/** Sampled 9p operations (from `v9fs_*` frames), largest first; empty on a stripped QEMU. */
+	ninepOps?: Array<{op: string; samples: number; share: number}>;
 }
 
 export interface ReportOptions {
@@ -56,22 +63,27 @@ export interface ReportOptions {
 	/** Include the all-threads series first. @default true */
 	includeAll?: boolean;
 	extra?: Record<string, unknown>;
+	io?: IoReport;
+	ninepOps?: Report['ninepOps'];
 }
 
 /** Build the report: per thread (all-threads first) the top N frames with counts and shares. */
 export function buildReport(profile: Profile, o: ReportOptions): Report {
 	const threads: ReportThread[] = [];
-	const series = [...(o.includeAll === false ? [] : [profile.series.get('all')].filter(s => s !== undefined)), ...profile.threads()];
+	const groups: ReportThread[] = [];
+	const groupSeries = [...profile.series.values()].filter(s => s.key.startsWith('role:'));
+	const series = [...(o.includeAll === false ? [] : [profile.series.get('all')].filter(s => s !== undefined)), ...profile.threads(), ...groupSeries];
 	for (const s of series) {
 		const c = profile.counts(s.key, o.window);
 		if (!c || c.samples === 0) continue;
 		const tid = s.key === 'all' ? 0 : Number(s.key.slice(4));
 		const rows = profile.top(s.key, {window: o.window, n: o.top, sortBy: o.sortBy, hideIdle: o.hideIdle});
-		threads.push({
+		const group = s.key.startsWith('role:');
+		(group ? groups : threads).push({
 			key: s.key,
 			tid,
-			name: s.key === 'all' ? 'all threads' : s.name,
-			role: tid ? o.roleOf?.(tid) : undefined,
+			name: s.key === 'all' ? 'all threads' : group ? groupLabel(s.key.slice(5)) : s.name,
+			role: tid ? o.roleOf?.(tid) : group ? s.key.slice(5) : undefined,
 			samples: c.samples,
 			busySamples: c.busySamples,
 			gone: s.goneAtMs !== undefined,
@@ -91,8 +103,36 @@ export function buildReport(profile: Profile, o: ReportOptions): Report {
 		stop: o.stop,
 		hideIdle: o.hideIdle ?? false,
 		threads,
+		...(groups.length > 0 ? {groups} : {}),
 		extra: o.extra,
+		...(o.io ? {io: o.io} : {}),
+		...(o.ninepOps && o.ninepOps.length > 0 ? {ninepOps: o.ninepOps} : {}),
 	};
+}
+
+const mb = (bytesPerSec: number | undefined) => (bytesPerSec === undefined ? '-' : `${(bytesPerSec / 1e6).toFixed(2)} MB/s`);
+const perRead = (x: number | undefined) => (x === undefined ? '-' : `${Math.round(x).toLocaleString('en-US')} B/read`);
+
+/** The I/O panel's figures as text lines (process, 9p workers, shares, hint). */
+export function ioReportText(io: IoReport): string {
+	const lines: string[] = [];
+	const group = (label: string, g: IoReport['process']) => {
+		if (g.status === 'not-permitted') return `${label}: not permitted to read /proc io counters`;
+		const w = g.window;
+		return `${label}: read ${mb(g.rates?.readBytesPerSec)}, write ${mb(g.rates?.writeBytesPerSec)}, ${g.rates ? g.rates.readsPerSec.toFixed(0) : '-'} reads/s; window ${perRead(w.bytesPerRead)} over ${w.syscr.toLocaleString('en-US')} reads; run ${perRead(g.total.bytesPerRead)} over ${g.total.syscr.toLocaleString('en-US')} reads`;
+	};
+	lines.push(`I/O (/proc): ${group('process', io.process)}`);
+	lines.push(`I/O (/proc): ${group(`9p workers${io.workers.tids.length ? ` (TIDs ${io.workers.tids.join(' ')})` : ''}`, io.workers)}`);
+	if (io.shares) {
+		const shares = io.shares.shares.map(s => `${s.tag} -> ${s.path ?? '?'}`).join(', ');
+		lines.push(shares ? `9p shares: ${shares}` : io.shares.virtiofs ? 'no 9p shares: served by virtiofsd, a different process' : 'no 9p shares on this process');
+	}
+	if (io.hint) lines.push(`hint: ${io.hint.text}`);
+	return lines.join('\n');
+}
+
+function groupLabel(role: string): string {
+	return role === 'vcpu' ? 'all vCPUs' : role === 'worker' ? 'all workers' : `all ${role} threads`;
 }
 
 const pct = (x: number) => (x * 100).toFixed(1).padStart(6);
@@ -104,12 +144,14 @@ export function reportToText(r: Report): string {
 	lines.push(`pmptop report for PID ${r.pid}: ${r.command}`);
 	lines.push(`taken ${new Date(r.takenAtMs).toISOString()}  backend ${r.backend}  samples ${r.samples}  interval ${r.intervalMs} ms  window ${r.window}${r.hideIdle ? '  idle samples hidden' : ''}`);
 	lines.push(`stop per sample: last ${num(r.stop.lastMs)} ms, median ${num(r.stop.medianMs)} ms, p95 ${num(r.stop.p95Ms)} ms; duty cycle ${num(r.stop.dutyPct)}%`);
+	if (r.io) lines.push(ioReportText(r.io));
+	if (r.ninepOps) lines.push(`9p operations sampled: ${r.ninepOps.map(o => `${o.op} ${(o.share * 100).toFixed(0)}%`).join(', ')}`);
 	for (const section of Object.values(r.extra ?? {})) {
 		if (typeof section === 'string' && section) lines.push(section);
 	}
-	for (const t of r.threads) {
+	for (const t of [...r.threads, ...(r.groups ?? [])]) {
 		lines.push('');
-		const who = t.key === 'all' ? 'all threads' : `thread ${t.name} (TID ${t.tid})${t.role ? ` role ${t.role}` : ''}${t.gone ? ' [exited]' : ''}`;
+		const who = t.tid === 0 ? t.name : `thread ${t.name} (TID ${t.tid})${t.role ? ` role ${t.role}` : ''}${t.gone ? ' [exited]' : ''}`;
 		lines.push(`${who}: ${t.samples} samples, ${t.samples ? ((t.busySamples / t.samples) * 100).toFixed(1) : '0.0'}% busy`);
 		lines.push('  OWN%  TOTAL%     OWN   TOTAL  FUNCTION (WHERE)');
 		for (const f of t.frames) {

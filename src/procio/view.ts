@@ -107,7 +107,9 @@ The panel's view of the tracker at `nowMs` (the same clock as the readings' `atM
 export function toIoView(state: IoTrackerState, shares: QemuShares | undefined, nowMs: number): IoView {
 	const process = rowOf(state.process, state, nowMs);
 	const noShares = hasNoNinePShares(shares);
-	const workersRow = noShares ? undefined : {...rowOf(state.workers, state, nowMs), threadCount: state.workers.memberTids.length, identified: state.workers.identified};
+	// Without 9p shares the worker row still shows when there are workers (a thread pool serves other I/O too).
+	const hasWorkers = state.workers.identified && state.workers.memberTids.length > 0;
+	const workersRow = noShares && !hasWorkers ? undefined : {...rowOf(state.workers, state, nowMs), threadCount: state.workers.memberTids.length, identified: state.workers.identified};
 	const hint = noShares || workersRow?.status !== 'data' ? undefined : msizeHint(windowTotals(state.workers, state.config.windowMs), state.config.windowMs);
 	return {
 		status: process.status,
@@ -116,7 +118,7 @@ export function toIoView(state: IoTrackerState, shares: QemuShares | undefined, 
 		historySec: state.config.historyMs / 1000,
 		process,
 		workers: workersRow,
-		workersNote: noShares ? undefined : workersNoteOf(state),
+		workersNote: noShares && !hasWorkers ? undefined : workersNoteOf(state),
 		shares: shares?.shares.map(s => ({tag: s.tag, path: s.path, readonly: s.readonly})),
 		sharesNote: sharesNoteOf(shares),
 		hint: hint?.text,

@@ -1,13 +1,13 @@
 // Aggregation of samples into per-thread hot lists. Pure and UI-free: ingest samples, ask for top frames.
 //
 // Counting rules (py-spy's, in our words):
-// - own: the frame was the leaf of the stack; total: the frame was anywhere in the stack, counted once per stack
+// - own: the frame was the leaf of the stack (or, for an unnamed `??` leaf, the nearest named frame above it); total: the frame was anywhere in the stack, counted once per stack
 //   even when it appears several times (recursion).
 // - shares are per thread-sample: a thread's own% of a frame is its own count / the thread's samples in the window.
 //   The all-threads view divides by all thread-samples (never by samples, see py-spy #737).
 // - windows slide: a ring of the last entries; evicting one subtracts its counts. 'all' is the whole run.
 
-import {collapseUnknownRuns, frameKey, frameWhere, sanitize, type Frame, type Sample} from './model.js';
+import {collapseUnknownRuns, frameKey, frameWhere, isUnknown, sanitize, type Frame, type Sample} from './model.js';
 
 /** What a window is: the last N milliseconds, or the whole run. */
 export type WindowSpec = number | 'all';
@@ -50,7 +50,7 @@ class Counts {
 	add(stack: StackInfo, delta: 1 | -1): void {
 		this.samples += delta;
 		bump(this.stacks, stack.id, delta);
-		const leaf = stack.frames[0];
+		const leaf = stack.ownId;
 		if (leaf !== undefined) bump(this.own, leaf, delta);
 		for (const id of stack.unique) bump(this.total, id, delta);
 		if (stack.cls !== 'idle') {
@@ -71,6 +71,11 @@ interface StackInfo {
 	id: number;
 	/** Frame ids, leaf first, unnamed runs collapsed. */
 	frames: Uint32Array;
+	/**
+	The frame that gets the stack's own count: the leaf, or when the leaf is unnamed (`??`), the nearest named
+	frame above it, so that a stripped binary's hot list stays readable (undefined for an empty stack).
+	*/
+	ownId: number | undefined;
 	/** Distinct frame ids of the stack (for total counts). */
 	unique: Uint32Array;
 	cls: StackClass;
@@ -304,7 +309,9 @@ export class Profile {
 		const k = ids.join(',');
 		let info = this.stackIds.get(k);
 		if (!info) {
-			info = {id: this.stacks.length, frames: ids, unique: Uint32Array.from(new Set(ids)), cls: this.classify(frames)};
+			const named = frames.findIndex(f => !isUnknown(f));
+			const ownId = ids.length === 0 ? undefined : ids[named < 0 ? 0 : named];
+			info = {id: this.stacks.length, frames: ids, ownId, unique: Uint32Array.from(new Set(ids)), cls: this.classify(frames)};
 			this.stacks.push(info);
 			this.stackIds.set(k, info);
 		}
