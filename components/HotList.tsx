@@ -2,6 +2,19 @@ import {Box, Text} from 'ink';
 import type {HotView} from '../src/app/store.js';
 import {padEnd, padStart, pct} from './format.js';
 
+/** A change in percentage points with its sign: `+40.0`, `-3.2`, `0.0`. */
+export function pp(value: number | undefined): string {
+	if (value === undefined || !Number.isFinite(value)) return '';
+	const rounded = Math.round(value * 10) / 10;
+	return rounded > 0 ? `+${rounded.toFixed(1)}` : rounded.toFixed(1);
+}
+
+// Red: the frame grew since the mark; blue: it shrank (difffolded's colours).
+function deltaColor(value: number | undefined): string | undefined {
+	if (value === undefined || Math.abs(value) < 0.05) return undefined;
+	return value > 0 ? 'red' : 'blue';
+}
+
 const SORT_COLUMNS = ['own%', 'total%', 'own', 'total'] as const;
 
 /**
@@ -21,21 +34,27 @@ export default function HotList({hot, focused, width, height}: {
 	const start = focused ? Math.max(0, Math.min(hot.cursor - Math.floor(visible / 2), hot.rows.length - visible)) : 0;
 	const rows = hot.rows.slice(start, start + visible);
 	const mark = (col: (typeof SORT_COLUMNS)[number], label: string, w: number) => padStart(hot.sortBy === col ? `${label}▼` : label, w);
-	const funcWidth = Math.max(8, Math.floor((width - 30) * 0.6));
-	const whereWidth = Math.max(0, width - 30 - funcWidth - 1);
-	const header = `${mark('own%', 'OWN%', 6)} ${mark('total%', 'TOTAL%', 7)} ${mark('own', 'OWN', 6)} ${mark('total', 'TOTAL', 6)} ${padEnd('FUNCTION', funcWidth)} ${padEnd('WHERE', whereWidth)}`;
+	const marked = hot.markedAtMs !== undefined;
+	const fixed = 30 + (marked ? 16 : 0);
+	const funcWidth = Math.max(8, Math.floor((width - fixed) * 0.6));
+	const whereWidth = Math.max(0, width - fixed - funcWidth - 1);
+	const delta = marked ? `${padStart('ΔOWN', 7)} ${padStart('ΔTOTAL', 7)} ` : '';
+	const header = `${mark('own%', 'OWN%', 6)} ${mark('total%', 'TOTAL%', 7)} ${mark('own', 'OWN', 6)} ${mark('total', 'TOTAL', 6)} ${delta}${padEnd('FUNCTION', funcWidth)} ${padEnd('WHERE', whereWidth)}`;
 	return (
 		<Box flexDirection="column" width={width}>
 			<Text wrap="truncate">
 				<Text bold color={focused ? 'cyan' : undefined}>HOT </Text>
 				<Text>{hot.title}</Text>
 				<Text dimColor>{`  ${hot.samples} samples${hot.filter ? `  filter "${hot.filter}"` : ''}`}</Text>
+				{marked ? <Text color="magenta">{`  Δ since mark ${new Date(hot.markedAtMs!).toTimeString().slice(0, 8)}, in percentage points`}</Text> : null}
 			</Text>
 			<Text bold wrap="truncate">{header}</Text>
 			{rows.length === 0 ? <Text dimColor>{hot.filter ? 'no frame matches the filter' : 'waiting for samples...'}</Text> : null}
 			{rows.map((r, i) => (
 				<Text key={r.frameId} inverse={focused && start + i === hot.cursor} wrap="truncate">
 					{`${padStart(pct(r.ownShare), 6)} ${padStart(pct(r.totalShare), 7)} ${padStart(String(r.own), 6)} ${padStart(String(r.total), 6)} `}
+					{marked ? <Text color={deltaColor(r.deltaOwnPp)}>{`${padStart(pp(r.deltaOwnPp), 7)} `}</Text> : null}
+					{marked ? <Text color={deltaColor(r.deltaTotalPp)}>{`${padStart(pp(r.deltaTotalPp), 7)} `}</Text> : null}
 					<Text color={r.func === '??' ? 'gray' : undefined}>{padEnd(r.func, funcWidth)}</Text>
 					<Text dimColor>{` ${padEnd(r.where, whereWidth)}`}</Text>
 				</Text>

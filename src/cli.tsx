@@ -3,7 +3,7 @@
 // Ink screen or headless output. The only file that knows both the data side and the screen, and the only one
 // that exits. Every way out goes through `finish`, which detaches gdb and wakes the target before exiting.
 
-import {accessSync, constants} from 'node:fs';
+import {accessSync, constants, statSync} from 'node:fs';
 import {delimiter, join} from 'node:path';
 import {render} from 'ink';
 import meow from 'meow';
@@ -14,7 +14,11 @@ import {dutyCycle} from './app/stats.js';
 import {ConfigError, toConfig, type Config} from './config.js';
 import {startDemo, type DemoProcess} from './demo.js';
 import {ProfilerError} from './errors.js';
-import {buildReport, ioReportText, reportToJson, reportToText} from './export/report.js';
+import {buildReport, reportToJson, reportToText, type Report} from './export/report.js';
+import {renderSnapshot} from './export/snapshot.js';
+import {snapshotBaseName, writeSnapshot} from './export/write.js';
+import type {WindowSpec} from './profile/aggregate.js';
+import type {Profile} from './profile/aggregate.js';
 import {BatchBackend} from './gdb/batch-backend.js';
 import {MiBackend} from './gdb/mi-backend.js';
 import {commandLine, continueTarget, processExists} from './gdb/target.js';
@@ -37,6 +41,7 @@ const cli = meow(`
 	  --backend mi|batch   mi: one persistent gdb (default); batch: the classic gdb -batch per sample
 	  --duration S         headless: sample for S seconds, print the hot lists, exit
 	  --format text|json   headless output format (default text)
+	  --output DIR         where snapshots go (key s; headless: also written at the end); default .
 	  --record FILE        stream every sample and I/O reading to FILE (JSON lines) while running
 	  --replay FILE        play a recording in the same screen (--speed N, 0 = as fast as possible)
 	  --max-depth N        frames read per thread (default 64)
@@ -57,6 +62,7 @@ const cli = meow(`
 		backend: {type: 'string'},
 		duration: {type: 'number'},
 		format: {type: 'string'},
+		output: {type: 'string'},
 		record: {type: 'string'},
 		replay: {type: 'string'},
 		speed: {type: 'number'},
@@ -71,12 +77,24 @@ const cli = meow(`
 	allowUnknownFlags: true,
 });
 
-const KNOWN_FLAGS = new Set(['pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
+const KNOWN_FLAGS = new Set(['output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
 
 /** Print one line and exit; never a stack trace. */
 function fail(message: string, code = 2): never {
 	process.stderr.write(`pmptop: ${message}\n`);
 	process.exit(code);
+}
+
+/** Why snapshots cannot be written to `dir`, or undefined when they can (as far as can be told up front). */
+function checkOutputDir(dir: string): string | undefined {
+	try {
+		if (!statSync(dir).isDirectory()) return `cannot write snapshots to ${dir}: not a directory`;
+		accessSync(dir, constants.W_OK);
+		return undefined;
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		return `cannot write snapshots to ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code}`;
+	}
 }
 
 /** True when an executable named `command` is on PATH (or at that path). */
@@ -170,7 +188,10 @@ async function main(): Promise<void> {
 	if (unknown) fail(`unknown flag --${unknown} (see pmptop --help)`);
 	if (cli.input.length > 0) fail(`unexpected argument "${cli.input[0]}" (see pmptop --help)`);
 
+	const outputProblem = config.output !== undefined ? checkOutputDir(config.output) : undefined;
+	if (outputProblem && config.headless) fail(outputProblem, 1);
 	const run = await prepare(config);
+	if (outputProblem) run.notes.push(outputProblem);
 	const {source, pid} = run;
 
 	let finishing: Promise<void> | undefined;
@@ -210,7 +231,24 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 		effects: {
 			quit: () => exit(0),
 			setIntervalMs: ms => source.setIntervalMs(ms),
-			snapshot: () => store.setStatus('snapshots are not available yet', 'warn'),
+			snapshot: () => {
+				const window = store.window;
+				const report = buildReport(store.shown, {
+					...reportBasics(run),
+					window,
+					windowLabel: windowLabel(window),
+					intervalMs: store.intervalMs,
+					hideIdle: store.ui.hideIdle,
+					sortBy: store.ui.sortBy,
+					stop: {lastMs: store.stops.last, medianMs: store.stops.quantile(0.5), p95Ms: store.stops.quantile(0.95), dutyPct: dutyCycle(store.stops.quantile(0.5), store.intervalMs) * 100},
+					mark: store.ui.mark,
+				});
+				store.setStatus('writing snapshot...');
+				writeSnapshotFiles(run, store.shown, window, report, store.ui.hideIdle).then(
+					paths => store.setStatus(`snapshot: ${paths.join('  ')}`),
+					(error: Error) => store.setStatus(error.message, 'error'),
+				);
+			},
 		},
 	});
 	connect(source, (s: Sample) => store.ingest(s), r => {
@@ -269,24 +307,44 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 	await finish(0);
 	stops.sort((a, b) => a - b);
 	const q = (x: number) => (stops.length ? stops[Math.min(stops.length - 1, Math.floor(x * stops.length))]! : NaN);
-	const ioReport = io.hasData ? io.report(run.ioNow()) : undefined;
 	const report = buildReport(analysis.profile, {
-		pid: run.pid,
-		command: run.command,
-		backend: run.backendName,
+		...reportBasics(run),
 		window: 'all',
 		windowLabel: windowLabel('all'),
 		intervalMs: config.intervalMs,
-		top: config.top,
 		stop: {lastMs: stops.at(-1) ?? NaN, medianMs: q(0.5), p95Ms: q(0.95), dutyPct: dutyCycle(q(0.5), config.intervalMs) * 100},
-		roleOf: analysis.roleOf,
-		takenAtMs: Date.now(),
-		io: ioReport,
-		ninepOps: analysis.ninepMix(),
 	});
 	process.stdout.write(config.format === 'json' ? reportToJson(report) : reportToText(report));
 	if (ended) process.stderr.write(`pmptop: ${ended}\n`);
-	void ioReportText;
+	if (config.output !== undefined) {
+		try {
+			const paths = await writeSnapshotFiles(run, analysis.profile, 'all', report, false);
+			process.stderr.write(`pmptop: snapshot written: ${paths.join(' ')}\n`);
+		} catch (error) {
+			fail(error instanceof Error ? error.message : String(error), 1);
+		}
+	}
+}
+
+/** The parts of a report every caller shares. */
+function reportBasics(run: Run) {
+	return {
+		pid: run.pid,
+		command: run.command,
+		backend: run.backendName,
+		top: run.config.top,
+		roleOf: run.analysis.roleOf,
+		takenAtMs: Date.now(),
+		io: run.io.hasData ? run.io.report(run.ioNow()) : undefined,
+		ninepOps: run.analysis.ninepMix(),
+	};
+}
+
+/** Render and write the three snapshot files; resolves with their paths, rejects with a one-line error. */
+async function writeSnapshotFiles(run: Run, profile: Profile, window: WindowSpec, report: Report, hideIdle: boolean): Promise<string[]> {
+	const files = renderSnapshot({profile, window, threads: 'all', report, version: cli.pkg.version ?? '0', hideIdle});
+	const {paths} = await writeSnapshot(run.config.output ?? '.', snapshotBaseName(run.pid), files);
+	return paths;
 }
 
 main().catch(error => fail(error instanceof Error ? error.message : String(error), 1));

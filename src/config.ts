@@ -19,6 +19,8 @@ export interface Config {
 	/** Arguments passed to the demo target. */
 	demoArgs: string[];
 	headless: boolean;
+	/** Snapshot directory. */
+	output?: string;
 	record?: string;
 	replay?: string;
 	/** Replay speed: 1 = as recorded, 0 = as fast as possible. */
@@ -41,6 +43,7 @@ export interface Flags {
 	vcpus?: number;
 	workers?: number;
 	unnamed?: boolean;
+	output?: string;
 	record?: string;
 	replay?: string;
 	speed?: number;
@@ -72,6 +75,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	if (targets > 1) throw new ConfigError('--pid, --demo and --replay exclude each other');
 	if (flags.replay !== undefined && flags.record !== undefined) throw new ConfigError('--record cannot be used with --replay');
 	if (flags.speed !== undefined && (!Number.isFinite(flags.speed) || flags.speed < 0)) throw new ConfigError(`--speed must be 0 (as fast as possible) or a positive factor (got ${flags.speed})`);
+	if (flags.output === '') throw new ConfigError('--output needs a directory');
 	if (flags.record === '' || flags.replay === '') throw new ConfigError('--record and --replay need a file name');
 	if (flags.duration !== undefined && (!Number.isFinite(flags.duration) || flags.duration <= 0)) throw new ConfigError(`--duration must be a positive number of seconds (got ${flags.duration})`);
 	const maxDepth = flags.maxDepth ?? 64;
@@ -96,6 +100,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 		sampleTimeoutMs,
 		demoArgs,
 		headless: flags.duration !== undefined || !stdoutIsTty,
+		output: flags.output,
 		record: flags.record,
 		replay: flags.replay,
 		speed: flags.speed ?? (flags.duration !== undefined || !stdoutIsTty ? 0 : 1),

@@ -36,7 +36,7 @@ describe('the key table', () => {
 	});
 
 	it('every binding is reachable: no earlier binding shadows it', () => {
-		const samples: Record<string, [string, object]> = {'Up/k, Down/j': ['k', {}], 'PgUp, PgDn': ['', {pageUp: true}], 'Home, End': ['', {home: true}], 'Tab, Left/Right': ['', {leftArrow: true}], Enter: ['', {return: true}], a: ['a', {}], '1 2 3 4': ['1', {}], 'p, Space': ['p', {}], r: ['r', {}], w: ['w', {}], '+, -': ['+', {}], i: ['i', {}], '/': ['/', {}], s: ['s', {}], '?': ['?', {}], 'q, Ctrl-C': ['q', {}]};
+		const samples: Record<string, [string, object]> = {'Up/k, Down/j': ['k', {}], 'PgUp, PgDn': ['', {pageUp: true}], 'Home, End': ['', {home: true}], 'Tab, Left/Right': ['', {leftArrow: true}], Enter: ['', {return: true}], a: ['a', {}], '1 2 3 4': ['1', {}], 'p, Space': ['p', {}], r: ['r', {}], w: ['w', {}], '+, -': ['+', {}], i: ['i', {}], '/': ['/', {}], m: ['m', {}], s: ['s', {}], '?': ['?', {}], 'q, Ctrl-C': ['q', {}]};
 		for (const b of BINDINGS.filter(x => x.keys)) {
 			const [input, key] = samples[b.keys]!;
 			expect(keyToIntent(input, key, 'normal'), b.keys).toEqual(b.intent);

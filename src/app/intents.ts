@@ -19,5 +19,6 @@ export type Intent =
 	| {type: 'filter-done'}
 	| {type: 'filter-clear'}
 	| {type: 'snapshot'}
+	| {type: 'toggle-mark'}
 	| {type: 'toggle-help'}
 	| {type: 'quit'};

@@ -55,6 +55,7 @@ export const BINDINGS: readonly Binding[] = [
 	{keys: '', help: '', match: ch('-', '_'), intent: {type: 'interval', factor: 2}},
 	{keys: 'i', help: 'hide / show idle samples (poll, futex and condition waits)', match: ch('i'), intent: {type: 'toggle-idle'}},
 	{keys: '/', help: 'filter functions by substring (Enter keeps, Esc clears)', match: ch('/'), intent: {type: 'filter-start'}},
+	{keys: 'm', help: 'mark the hot lists as a baseline: show each frame\'s change since (again: clear)', match: ch('m'), intent: {type: 'toggle-mark'}},
 	{keys: 's', help: 'snapshot the hot lists to files (.txt, .folded, .speedscope.json)', match: ch('s'), intent: {type: 'snapshot'}},
 	{keys: '?', help: 'help (any key closes)', match: ch('?'), intent: {type: 'toggle-help'}},
 	{keys: 'q, Ctrl-C', help: 'quit (gdb detaches, the target runs on)', match: (i, k) => (i === 'q' && !k.ctrl) || (i === 'c' && k.ctrl === true), intent: {type: 'quit'}},

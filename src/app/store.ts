@@ -59,10 +59,25 @@ export interface ThreadRowView {
 	readBytesPerSec?: number;
 }
 
+/** A hot-list row, with its change since the mark in percentage points when a mark is set. */
+export interface HotRowView extends HotRow {
+	deltaOwnPp?: number;
+	deltaTotalPp?: number;
+}
+
+/** The baseline set with `m`: each series' shares at that moment. */
+export interface Mark {
+	atMs: number;
+	samples: number;
+	shares: Map<string, Map<number, {ownShare: number; totalShare: number; func: string; where: string; key: string}>>;
+}
+
 export interface HotView {
 	title: string;
 	seriesKey: string;
-	rows: HotRow[];
+	rows: HotRowView[];
+	/** Set while a mark is active: rows carry deltas and are sorted by the size of the change. */
+	markedAtMs?: number;
 	sortBy: SortKey;
 	samples: number;
 	cursor: number;
@@ -118,6 +133,7 @@ interface UiState {
 	filterDraft: string;
 	mode: InputMode;
 	status: View['status'];
+	mark: Mark | undefined;
 }
 
 /** The store. `subscribe`/`getSnapshot` follow React's useSyncExternalStore contract. */
@@ -148,7 +164,7 @@ export class Store {
 		this.intervalMs = options.intervalMs;
 		this.minGapMs = 1000 / (options.maxFps ?? 10);
 		this.now = options.now ?? Date.now;
-		this.ui = {selectedKey: 'all', focus: 'threads', zoomed: false, hotCursor: 0, sortBy: 'own%', windowIndex: 0, paused: false, hideIdle: false, filter: '', filterDraft: '', mode: 'normal', status: undefined};
+		this.ui = {selectedKey: 'all', focus: 'threads', zoomed: false, hotCursor: 0, sortBy: 'own%', windowIndex: 0, paused: false, hideIdle: false, filter: '', filterDraft: '', mode: 'normal', status: undefined, mark: undefined};
 		this.view = this.build();
 	}
 
@@ -207,6 +223,8 @@ export class Store {
 	/** Apply an intent from a key or the program. */
 	dispatch(intent: Intent): void {
 		const ui = this.ui;
+		// Keys act on what is on screen now, not on a view older than the last samples.
+		this.publish();
 		switch (intent.type) {
 			case 'cursor': {
 				if (ui.focus === 'threads' && !ui.zoomed) {
@@ -285,6 +303,10 @@ export class Store {
 			case 'snapshot':
 				this.options.effects?.snapshot?.();
 				break;
+			case 'toggle-mark':
+				ui.mark = ui.mark ? undefined : this.captureMark();
+				this.setStatus(ui.mark ? 'marked: the hot list now shows each frame\'s change since this moment (m clears)' : 'mark cleared');
+				break;
 			case 'toggle-help':
 				ui.mode = ui.mode === 'help' ? 'normal' : 'help';
 				break;
@@ -308,6 +330,35 @@ export class Store {
 		if (this.timer) clearTimeout(this.timer);
 		this.timer = undefined;
 		this.listeners.clear();
+	}
+
+	/** Each series' current shares, for the diff view. */
+	private captureMark(): Mark {
+		const p = this.shown;
+		const shares: Mark['shares'] = new Map();
+		for (const key of p.series.keys()) {
+			const rows = p.top(key, {window: this.window, hideIdle: this.ui.hideIdle});
+			shares.set(key, new Map(rows.map(r => [r.frameId, {ownShare: r.ownShare, totalShare: r.totalShare, func: r.func, where: r.where, key: r.key}])));
+		}
+		return {atMs: this.now(), samples: p.samples, shares};
+	}
+
+	/** The hot rows of a series with their change since the mark, largest change first. */
+	private diffRows(key: string, rows: HotRow[], sortBy: SortKey): HotRowView[] {
+		const base = this.ui.mark?.shares.get(key) ?? new Map();
+		const out: HotRowView[] = rows.map(r => {
+			const b = base.get(r.frameId);
+			return {...r, deltaOwnPp: (r.ownShare - (b?.ownShare ?? 0)) * 100, deltaTotalPp: (r.totalShare - (b?.totalShare ?? 0)) * 100};
+		});
+		const seen = new Set(rows.map(r => r.frameId));
+		const filter = this.ui.filter.toLowerCase();
+		for (const [frameId, b] of base) {
+			if (seen.has(frameId) || (filter && !b.key.toLowerCase().includes(filter))) continue;
+			out.push({frameId, key: b.key, func: b.func, where: b.where, own: 0, total: 0, ownShare: 0, totalShare: 0, deltaOwnPp: -b.ownShare * 100, deltaTotalPp: -b.totalShare * 100});
+		}
+		const byTotal = sortBy === 'total%' || sortBy === 'total';
+		const size = (r: HotRowView) => Math.abs(byTotal ? r.deltaTotalPp! : r.deltaOwnPp!);
+		return out.sort((a, b) => size(b) - size(a) || (byTotal ? b.totalShare - a.totalShare : b.ownShare - a.ownShare) || (a.key < b.key ? -1 : 1));
 	}
 
 	/** The profile the view shows (frozen while paused). */
@@ -375,7 +426,8 @@ export class Store {
 		}
 		const sel = threads[selected]!;
 		const counts = p.counts(sel.key, window);
-		const rows = p.top(sel.key, {window, sortBy: ui.sortBy, hideIdle: ui.hideIdle, filter: ui.filter || undefined, n: this.options.topN ?? 200});
+		const top = p.top(sel.key, {window, sortBy: ui.sortBy, hideIdle: ui.hideIdle, filter: ui.filter || undefined, n: ui.mark ? undefined : this.options.topN ?? 200});
+		const rows: HotRowView[] = ui.mark ? this.diffRows(sel.key, top, ui.sortBy).slice(0, this.options.topN ?? 200) : top;
 		const samples = counts ? (ui.hideIdle ? counts.busySamples : counts.samples) : 0;
 		const median = this.stops.quantile(0.5);
 		const at = this.recentAt;
@@ -413,6 +465,7 @@ export class Store {
 				sortBy: ui.sortBy,
 				samples,
 				cursor: Math.min(ui.hotCursor, Math.max(0, rows.length - 1)),
+				markedAtMs: ui.mark?.atMs,
 				filter: ui.filter,
 			},
 			status: ui.status,

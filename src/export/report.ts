@@ -11,6 +11,9 @@ export interface ReportFrame {
 	/** Fractions of the thread's samples (0..1). */
 	ownShare: number;
 	totalShare: number;
+	/** Change since the mark (key m), in percentage points, when a mark was set. */
+	deltaOwnPp?: number;
+	deltaTotalPp?: number;
 }
 
 export interface ReportThread {
@@ -39,6 +42,8 @@ export interface Report {
 	threads: ReportThread[];
 	/** Role groups (all vCPUs, all workers...): samples of every thread of the role, whatever its TID. */
 	groups?: ReportThread[];
+	/** When a mark was set, frames carry their change since this time. */
+	markedAtMs?: number;
 	/** Extra sections (I/O panel figures...), already plain data. */
 	extra?: Record<string, unknown>;
 	/** The I/O panel's figures (/proc), when there are any. */
@@ -65,6 +70,8 @@ export interface ReportOptions {
 	extra?: Record<string, unknown>;
 	io?: IoReport;
 	ninepOps?: Report['ninepOps'];
+	/** A mark's shares per series key and frame id: frames then carry their change since. */
+	mark?: {atMs: number; shares: ReadonlyMap<string, ReadonlyMap<number, {ownShare: number; totalShare: number}>>};
 }
 
 /** Build the report: per thread (all-threads first) the top N frames with counts and shares. */
@@ -76,7 +83,7 @@ export function buildReport(profile: Profile, o: ReportOptions): Report {
 	for (const s of series) {
 		const c = profile.counts(s.key, o.window);
 		if (!c || c.samples === 0) continue;
-		const tid = s.key === 'all' ? 0 : Number(s.key.slice(4));
+		const tid = s.key.startsWith('tid:') ? Number(s.key.slice(4)) : 0;
 		const rows = profile.top(s.key, {window: o.window, n: o.top, sortBy: o.sortBy, hideIdle: o.hideIdle});
 		const group = s.key.startsWith('role:');
 		(group ? groups : threads).push({
@@ -87,7 +94,12 @@ export function buildReport(profile: Profile, o: ReportOptions): Report {
 			samples: c.samples,
 			busySamples: c.busySamples,
 			gone: s.goneAtMs !== undefined,
-			frames: rows.map(r => ({func: r.func, where: r.where, own: r.own, total: r.total, ownShare: r.ownShare, totalShare: r.totalShare})),
+			frames: rows.map(r => {
+				const frame: ReportFrame = {func: r.func, where: r.where, own: r.own, total: r.total, ownShare: r.ownShare, totalShare: r.totalShare};
+				if (!o.mark) return frame;
+				const base = o.mark.shares.get(s.key)?.get(r.frameId);
+				return {...frame, deltaOwnPp: (r.ownShare - (base?.ownShare ?? 0)) * 100, deltaTotalPp: (r.totalShare - (base?.totalShare ?? 0)) * 100};
+			}),
 		});
 	}
 	return {
@@ -104,6 +116,7 @@ export function buildReport(profile: Profile, o: ReportOptions): Report {
 		hideIdle: o.hideIdle ?? false,
 		threads,
 		...(groups.length > 0 ? {groups} : {}),
+		...(o.mark ? {markedAtMs: o.mark.atMs} : {}),
 		extra: o.extra,
 		...(o.io ? {io: o.io} : {}),
 		...(o.ninepOps && o.ninepOps.length > 0 ? {ninepOps: o.ninepOps} : {}),
@@ -135,6 +148,12 @@ function groupLabel(role: string): string {
 	return role === 'vcpu' ? 'all vCPUs' : role === 'worker' ? 'all workers' : `all ${role} threads`;
 }
 
+const signed = (x: number | undefined) => {
+	if (x === undefined) return ''.padStart(6);
+	const v = Math.round(x * 10) / 10;
+	return (v > 0 ? `+${v.toFixed(1)}` : v.toFixed(1)).padStart(6);
+};
+
 const pct = (x: number) => (x * 100).toFixed(1).padStart(6);
 const num = (x: number) => Number.isFinite(x) ? x.toFixed(x < 10 ? 2 : 1) : '-';
 
@@ -143,6 +162,7 @@ export function reportToText(r: Report): string {
 	const lines: string[] = [];
 	lines.push(`pmptop report for PID ${r.pid}: ${r.command}`);
 	lines.push(`taken ${new Date(r.takenAtMs).toISOString()}  backend ${r.backend}  samples ${r.samples}  interval ${r.intervalMs} ms  window ${r.window}${r.hideIdle ? '  idle samples hidden' : ''}`);
+	if (r.markedAtMs !== undefined) lines.push(`changes (Δ, percentage points) are since the mark at ${new Date(r.markedAtMs).toISOString()}`);
 	lines.push(`stop per sample: last ${num(r.stop.lastMs)} ms, median ${num(r.stop.medianMs)} ms, p95 ${num(r.stop.p95Ms)} ms; duty cycle ${num(r.stop.dutyPct)}%`);
 	if (r.io) lines.push(ioReportText(r.io));
 	if (r.ninepOps) lines.push(`9p operations sampled: ${r.ninepOps.map(o => `${o.op} ${(o.share * 100).toFixed(0)}%`).join(', ')}`);
@@ -153,9 +173,11 @@ export function reportToText(r: Report): string {
 		lines.push('');
 		const who = t.tid === 0 ? t.name : `thread ${t.name} (TID ${t.tid})${t.role ? ` role ${t.role}` : ''}${t.gone ? ' [exited]' : ''}`;
 		lines.push(`${who}: ${t.samples} samples, ${t.samples ? ((t.busySamples / t.samples) * 100).toFixed(1) : '0.0'}% busy`);
-		lines.push('  OWN%  TOTAL%     OWN   TOTAL  FUNCTION (WHERE)');
+		const marked = r.markedAtMs !== undefined;
+		lines.push(`  OWN%  TOTAL%     OWN   TOTAL  ${marked ? '  ΔOWN  ΔTOTAL  ' : ''}FUNCTION (WHERE)`);
 		for (const f of t.frames) {
-			lines.push(`${pct(f.ownShare)}  ${pct(f.totalShare)}  ${String(f.own).padStart(6)}  ${String(f.total).padStart(6)}  ${f.func}${f.where ? ` (${f.where})` : ''}`);
+			const delta = marked ? `${signed(f.deltaOwnPp)}  ${signed(f.deltaTotalPp)}  ` : '';
+			lines.push(`${pct(f.ownShare)}  ${pct(f.totalShare)}  ${String(f.own).padStart(6)}  ${String(f.total).padStart(6)}  ${delta}${f.func}${f.where ? ` (${f.where})` : ''}`);
 		}
 	}
 	return lines.join('\n') + '\n';

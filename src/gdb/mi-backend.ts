@@ -221,7 +221,8 @@ export class MiBackend implements Backend {
 	}
 
 	private onTargetExit(): void {
-		if (this.targetExited) return;
+		// gdb also reports the thread group as exited when we detach from it: that is not the target ending.
+		if (this.targetExited || this.state === 'detaching' || this.state === 'closed') return;
 		this.targetExited = true;
 		this.events?.onTargetExit?.();
 	}
