@@ -30,7 +30,7 @@ export default function Header({header, width}: {readonly header: HeaderView; re
 				</Text>
 			</Box>
 			<Text wrap="truncate">
-				{`${h.samples.toLocaleString('en-US')} samples  ${rate} every ${h.intervalMs} ms  stop ${ms(h.lastStopMs)} ms (median ${ms(h.medianStopMs)}, p95 ${ms(h.p95StopMs)})  duty ${duty}  window ${h.windowLabel}${h.hideIdle ? '  idle hidden' : ''}${h.errors ? `  errors ${h.errors}` : ''}`}
+				{`${h.samples.toLocaleString('en-US')} samples  ${rate} every ${h.intervalMs} ms  window ${h.windowLabel}${h.hideIdle ? '  idle hidden' : ''}  stop ${ms(h.lastStopMs)} ms (median ${ms(h.medianStopMs)}, p95 ${ms(h.p95StopMs)})  duty ${duty}${h.errors ? `  errors ${h.errors}` : ''}`}
 			</Text>
 			{h.notes.map(note => (
 				<Text key={note} color="yellow" wrap="truncate">{note}</Text>

@@ -146,7 +146,8 @@ async function prepare(config: Config): Promise<Run> {
 		const {meta, events} = recording;
 		io.shares = meta.shares;
 		const source = new ReplaySource(events, config.speed);
-		return {config, pid: meta.pid, command: meta.command, backendName: `replay of ${meta.backend}`, source, analysis, io, replay: true, notes: [`replaying ${config.replay}`], ioNow: () => io.state.lastAtMs ?? 0};
+		// The recording's own interval: duty cycles and the header describe the recorded session.
+		return {config: {...config, intervalMs: meta.intervalMs}, pid: meta.pid, command: meta.command, backendName: `replay of ${meta.backend}`, source, analysis, io, replay: true, notes: [`replaying ${config.replay}`], ioNow: () => io.state.lastAtMs ?? 0};
 	}
 	if (!onPath(config.gdb)) fail(`gdb not found${config.gdb === 'gdb' ? ' on PATH' : ` at ${config.gdb}`}: install it (Debian: apt-get install gdb)`);
 	let demo: DemoProcess | undefined;
@@ -302,7 +303,10 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 			resolve();
 		};
 		for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.once(signal, early);
-		source.on('status', status => (status.state === 'target-exited' || status.state === 'stopped') && early());
+		const over = (state: string) => state === 'target-exited' || state === 'stopped';
+		source.on('status', status => over(status.state) && early());
+		// A fast replay may already be over.
+		if (over(source.status.state)) early();
 	});
 	await finish(0);
 	stops.sort((a, b) => a - b);

@@ -7,7 +7,7 @@ export async function settle(ms = 30): Promise<void> {
 }
 
 /** Write input and wait until the frame changes (or `timeoutMs` passes). */
-export async function press(stdin: {write: (s: string) => void}, lastFrame: () => string | undefined, input: string, timeoutMs = 1000): Promise<string> {
+export async function press(stdin: {write: (s: string) => void}, lastFrame: () => string | undefined, input: string, timeoutMs = 400): Promise<string> {
 	const before = lastFrame();
 	stdin.write(input);
 	const end = Date.now() + timeoutMs;
