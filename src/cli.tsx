@@ -44,6 +44,7 @@ const cli = meow(`
 	  --output DIR         where snapshots go (key s; headless: also written at the end); default .
 	  --record FILE        stream every sample and I/O reading to FILE (JSON lines) while running
 	  --replay FILE        play a recording in the same screen (--speed N, 0 = as fast as possible)
+	  --max-overhead PCT   keep the target stopped at most this share of the time by sampling less often (default 5; 0 = off)
 	  --max-depth N        frames read per thread (default 64)
 	  --sample-timeout MS  a sample stopped longer than this is abandoned, gdb restarted (default 2000)
 	  --gdb PATH           gdb executable (default: gdb on PATH)
@@ -67,6 +68,7 @@ const cli = meow(`
 		replay: {type: 'string'},
 		speed: {type: 'number'},
 		maxDepth: {type: 'number'},
+		maxOverhead: {type: 'number'},
 		sampleTimeout: {type: 'number'},
 		gdb: {type: 'string'},
 		python: {type: 'boolean', default: true},
@@ -77,7 +79,7 @@ const cli = meow(`
 	allowUnknownFlags: true,
 });
 
-const KNOWN_FLAGS = new Set(['output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
+const KNOWN_FLAGS = new Set(['maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
 
 /** Print one line and exit; never a stack trace. */
 function fail(message: string, code = 2): never {
@@ -161,7 +163,7 @@ async function prepare(config: Config): Promise<Run> {
 	const pid = demo?.pid ?? config.pid!;
 	if (!processExists(pid)) fail(`no process with PID ${pid}`, 1);
 	const command = commandLine(pid) || `PID ${pid}`;
-	const sampler = new Sampler({pid, intervalMs: config.intervalMs, createBackend: () => createBackend(config, pid)});
+	const sampler = new Sampler({pid, intervalMs: config.intervalMs, maxOverhead: config.maxOverhead, createBackend: () => createBackend(config, pid)});
 	const source = new LiveSource(sampler, pid, () => analysis.workerTids());
 	await io.loadShares(pid);
 	let recorder: Recorder | undefined;
@@ -257,6 +259,7 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 		store.setExtra('io', io.view(run.ioNow()));
 	}, run.recorder);
 	source.on('status', status => store.setSamplerStatus(status));
+	source.on('interval', (ms: number) => store.setIntervalMs(ms));
 	const resize = () => store.setSize(process.stdout.columns ?? 100, process.stdout.rows ?? 30);
 	resize();
 	process.stdout.on('resize', resize);
@@ -281,6 +284,8 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 	const {config, source, analysis, io} = run;
 	const stops: number[] = [];
 	let ended: string | undefined;
+	let intervalMs = config.intervalMs;
+	source.on('interval', (ms: number) => (intervalMs = ms));
 	connect(source, (s: Sample) => {
 		analysis.ingest(s);
 		if (Number.isFinite(s.stopMs)) stops.push(s.stopMs);
@@ -315,8 +320,8 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 		...reportBasics(run),
 		window: 'all',
 		windowLabel: windowLabel('all'),
-		intervalMs: config.intervalMs,
-		stop: {lastMs: stops.at(-1) ?? NaN, medianMs: q(0.5), p95Ms: q(0.95), dutyPct: dutyCycle(q(0.5), config.intervalMs) * 100},
+		intervalMs,
+		stop: {lastMs: stops.at(-1) ?? NaN, medianMs: q(0.5), p95Ms: q(0.95), dutyPct: dutyCycle(q(0.5), intervalMs) * 100},
 	});
 	process.stdout.write(config.format === 'json' ? reportToJson(report) : reportToText(report));
 	if (ended) process.stderr.write(`pmptop: ${ended}\n`);

@@ -19,6 +19,8 @@ export interface Config {
 	/** Arguments passed to the demo target. */
 	demoArgs: string[];
 	headless: boolean;
+	/** Budget for the target's stopped share of time (0..1); 0 turns the guard off. */
+	maxOverhead: number;
 	/** Snapshot directory. */
 	output?: string;
 	record?: string;
@@ -47,6 +49,7 @@ export interface Flags {
 	record?: string;
 	replay?: string;
 	speed?: number;
+	maxOverhead?: number;
 }
 
 /** Thrown for invalid flags; the message is the one line the user sees. */
@@ -75,6 +78,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	if (targets > 1) throw new ConfigError('--pid, --demo and --replay exclude each other');
 	if (flags.replay !== undefined && flags.record !== undefined) throw new ConfigError('--record cannot be used with --replay');
 	if (flags.speed !== undefined && (!Number.isFinite(flags.speed) || flags.speed < 0)) throw new ConfigError(`--speed must be 0 (as fast as possible) or a positive factor (got ${flags.speed})`);
+	if (flags.maxOverhead !== undefined && (!Number.isFinite(flags.maxOverhead) || flags.maxOverhead < 0 || flags.maxOverhead > 100)) throw new ConfigError(`--max-overhead must be a percentage from 0 (off) to 100 (got ${flags.maxOverhead})`);
 	if (flags.output === '') throw new ConfigError('--output needs a directory');
 	if (flags.record === '' || flags.replay === '') throw new ConfigError('--record and --replay need a file name');
 	if (flags.duration !== undefined && (!Number.isFinite(flags.duration) || flags.duration <= 0)) throw new ConfigError(`--duration must be a positive number of seconds (got ${flags.duration})`);
@@ -100,6 +104,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 		sampleTimeoutMs,
 		demoArgs,
 		headless: flags.duration !== undefined || !stdoutIsTty,
+		maxOverhead: (flags.maxOverhead ?? 5) / 100,
 		output: flags.output,
 		record: flags.record,
 		replay: flags.replay,

@@ -55,3 +55,11 @@ export class SnapshotWriteError extends ProfilerError {
 		this.name = 'SnapshotWriteError';
 	}
 }
+
+/** The target process has ended (sampling cannot go on; this is not a failure of pmptop). */
+export class TargetExitedError extends ProfilerError {
+	constructor(message: string) {
+		super(message);
+		this.name = 'TargetExitedError';
+	}
+}

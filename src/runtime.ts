@@ -154,6 +154,7 @@ export class LiveSource extends EventEmitter implements Source {
 		super();
 		sampler.on('sample', s => this.emit('sample', s));
 		sampler.on('status', s => this.emit('status', s));
+		sampler.on('interval', ms => this.emit('interval', ms));
 	}
 
 	get status(): SamplerStatus {

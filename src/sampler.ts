@@ -3,7 +3,7 @@
 
 import {EventEmitter} from 'node:events';
 import {performance} from 'node:perf_hooks';
-import {AttachError, GdbExitedError, GdbTimeoutError, ProfilerError} from './errors.js';
+import {AttachError, GdbExitedError, GdbTimeoutError, ProfilerError, TargetExitedError} from './errors.js';
 import type {Sample} from './profile/model.js';
 import {processExists} from './gdb/target.js';
 
@@ -36,6 +36,12 @@ export interface SamplerOptions {
 	intervalMs: number;
 	/** Make a fresh backend (first attach and every restart). */
 	createBackend: () => Backend;
+	/**
+	Budget for the share of time the target may be stopped (median stop / interval). Above it the sampler
+	lengthens the interval by itself; back under half of it, it returns toward the requested interval.
+	@default 0.05
+	*/
+	maxOverhead?: number;
 	/** Longest back-off between restarts. @default 10000 */
 	maxBackoffMs?: number;
 	pid: number;
@@ -46,7 +52,11 @@ Runs `backend.sample()` every `intervalMs` (measured start to start; a late samp
 Events: `sample` (Sample), `status` (SamplerStatus), `error` is never emitted.
 */
 export class Sampler extends EventEmitter {
+	/** The interval in force (may be longer than requested: see maxOverhead). */
 	intervalMs: number;
+	/** The interval the user asked for. */
+	requestedIntervalMs: number;
+	private readonly recentStops: number[] = [];
 	private backend: Backend | undefined;
 	private running = false;
 	private timer: NodeJS.Timeout | undefined;
@@ -58,6 +68,7 @@ export class Sampler extends EventEmitter {
 	constructor(readonly options: SamplerOptions) {
 		super();
 		this.intervalMs = options.intervalMs;
+		this.requestedIntervalMs = options.intervalMs;
 	}
 
 	/** Attach and sample until `stop()`. Rejects only when the first attach fails (AttachError). */
@@ -71,6 +82,8 @@ export class Sampler extends EventEmitter {
 	/** Change the interval; takes effect at the next wait. */
 	setIntervalMs(ms: number): void {
 		this.intervalMs = ms;
+		this.requestedIntervalMs = ms;
+		this.recentStops.length = 0;
 	}
 
 	/** Stop sampling, detach, and leave the target running. */
@@ -97,16 +110,22 @@ export class Sampler extends EventEmitter {
 	private async loop(): Promise<void> {
 		let next = performance.now();
 		while (this.running) {
-			if (this.status.state === 'target-exited') break;
+			if (this.status.state === 'target-exited') {
+				// The target is gone: let gdb go too, now rather than at quit.
+				await this.backend?.stop().catch(() => {});
+				this.backend = undefined;
+				break;
+			}
 			const started = performance.now();
 			try {
 				if (!this.backend) await this.attach();
 				const sample = await this.backend!.sample();
 				if (!this.running) break;
 				this.emit('sample', sample);
+				this.guardCost(sample.stopMs);
 			} catch (error) {
 				if (!this.running) break;
-				if (!processExists(this.options.pid)) {
+				if (error instanceof TargetExitedError || !processExists(this.options.pid)) {
 					await this.backend?.stop().catch(() => {});
 					this.backend = undefined;
 					this.setStatus({state: 'target-exited', message: `process ${this.options.pid} exited`});
@@ -119,6 +138,25 @@ export class Sampler extends EventEmitter {
 			// A sample that overran its slot: start the next one a full interval after now, not in a burst.
 			if (next < performance.now()) next = performance.now() + this.intervalMs;
 			await this.sleep(next - performance.now());
+		}
+	}
+
+	// The cost guard: keep the target's stopped share of time under the budget by sampling less often.
+	private guardCost(stopMs: number): void {
+		const budget = this.options.maxOverhead ?? 0.05;
+		if (!Number.isFinite(stopMs) || budget <= 0) return;
+		this.recentStops.push(stopMs);
+		if (this.recentStops.length > 10) this.recentStops.shift();
+		if (this.recentStops.length < 5) return;
+		const median = [...this.recentStops].sort((a, b) => a - b)[Math.floor(this.recentStops.length / 2)]!;
+		const wanted = Math.max(this.requestedIntervalMs, Math.min(60_000, Math.ceil(median / budget / 10) * 10));
+		// Raise at once; come back down only when clearly cheaper again (hysteresis).
+		if (wanted > this.intervalMs || wanted < this.intervalMs / 2 || (wanted === this.requestedIntervalMs && this.intervalMs !== wanted && median / wanted <= budget / 2)) {
+			const raised = wanted > this.intervalMs;
+			this.intervalMs = wanted;
+			this.recentStops.length = 0;
+			this.emit('interval', wanted);
+			if (raised) this.setStatus({state: 'sampling', message: `overhead guard: a sample stops the target ${median.toFixed(1)} ms, so sampling every ${wanted} ms to stay under ${(budget * 100).toFixed(0)}% (--max-overhead)`});
 		}
 	}
 
@@ -145,6 +183,8 @@ export class Sampler extends EventEmitter {
 	}
 
 	private setStatus(status: SamplerStatus): void {
+		// The end of the target is reported once, however many paths notice it.
+		if (status.state === 'target-exited' && this.status.state === 'target-exited') return;
 		this.status = status;
 		this.emit('status', status);
 	}

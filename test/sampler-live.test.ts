@@ -16,7 +16,7 @@ const NAMES = ['qemu-demo', 'CPU 0/KVM', 'CPU 1/KVM', 'worker', 'call_rcu'];
 
 async function sampleFor(createBackend: () => Backend, pid: number, until: (p: Profile) => boolean, timeoutMs: number): Promise<Profile> {
 	const profile = new Profile();
-	const sampler = new Sampler({pid, intervalMs: 50, createBackend});
+	const sampler = new Sampler({pid, intervalMs: 50, createBackend, maxOverhead: 0});
 	sampler.on('sample', s => profile.ingest(s));
 	await sampler.start();
 	await waitUntil(() => until(profile), timeoutMs);

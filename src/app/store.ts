@@ -200,7 +200,13 @@ export class Store {
 
 	setSamplerStatus(status: SamplerStatus): void {
 		this.sampler = status;
-		if (status.message && status.state !== 'sampling') this.setStatus(status.message, status.state === 'target-exited' ? 'warn' : 'error');
+		if (status.message) this.setStatus(status.message, status.state === 'sampling' || status.state === 'target-exited' ? 'warn' : 'error');
+		this.invalidate(true);
+	}
+
+	/** The sampler changed the interval by itself (overhead guard). */
+	setIntervalMs(ms: number): void {
+		this.intervalMs = ms;
 		this.invalidate(true);
 	}
 

@@ -3,11 +3,10 @@
 
 import {spawn} from 'node:child_process';
 import {performance} from 'node:perf_hooks';
-import {AttachError, GdbTimeoutError} from '../errors.js';
+import {AttachError, GdbTimeoutError, TargetExitedError} from '../errors.js';
 import type {Sample} from '../profile/model.js';
 import type {Backend} from '../sampler.js';
 import {parseBatchBacktrace} from './batch-parse.js';
-import {TargetExitedError} from './mi-backend.js';
 import {continueTarget, describeAttachFailure, processExists} from './target.js';
 
 export interface BatchBackendOptions {

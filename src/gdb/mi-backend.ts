@@ -8,13 +8,15 @@
 
 import {readFileSync, readlinkSync} from 'node:fs';
 import {performance} from 'node:perf_hooks';
-import {AttachError, GdbError, GdbExitedError, ProfilerError} from '../errors.js';
+import {AttachError, GdbError, GdbExitedError, ProfilerError, TargetExitedError} from '../errors.js';
+
+export {TargetExitedError};
 import type {Frame, Sample, SampleError, ThreadStack} from '../profile/model.js';
 import type {Backend, BackendEvents} from '../sampler.js';
 import {miList, miString, type MiAsyncRecord, type MiTuple, type MiValue} from './mi-parse.js';
 import {PYTHON_COMMAND, PYTHON_SOURCE} from './python-sampler.js';
 import {GdbSession} from './session.js';
-import {continueTarget, describeAttachFailure, processExists} from './target.js';
+import {continueTarget, continueTargetRepeatedly, describeAttachFailure, processExists} from './target.js';
 
 export interface MiBackendOptions {
 	pid: number;
@@ -27,14 +29,6 @@ export interface MiBackendOptions {
 	noPython?: boolean;
 	/** Run gdb under this prefix, e.g. nsenter. */
 	prefix?: string[];
-}
-
-/** Thrown by `sample()` when the target process has ended. */
-export class TargetExitedError extends ProfilerError {
-	constructor(message: string) {
-		super(message);
-		this.name = 'TargetExitedError';
-	}
 }
 
 type State = 'new' | 'attaching' | 'running' | 'sampling' | 'detaching' | 'closed';
@@ -86,7 +80,7 @@ export class MiBackend implements Backend {
 		session.on('exit', () => {
 			if (this.state !== 'detaching' && this.state !== 'closed') {
 				// gdb is gone: the kernel detached it; make sure nothing is left stopped.
-				continueTarget(pid);
+				continueTargetRepeatedly(pid);
 				this.events?.onGdbExit?.();
 			}
 		});
@@ -205,7 +199,7 @@ export class MiBackend implements Backend {
 			session.killGdb();
 			if (!(await session.waitExit(2000))) session.killAll();
 		}
-		continueTarget(this.options.pid);
+		continueTargetRepeatedly(this.options.pid);
 		this.state = 'closed';
 	}
 

@@ -38,7 +38,27 @@ export interface GdbSessionOptions {
 
 // sh -c script: run gdb, then wake the target whatever happened to gdb. `exec` is not used on purpose: the shell
 // must survive gdb. Ignoring HUP/INT/TERM keeps it alive when pmptop's terminal goes away.
-const WRAPPER = 'trap "" HUP INT TERM; "$@"; st=$?; [ "$PMPTOP_CONT_PID" -gt 0 ] && kill -CONT "$PMPTOP_CONT_PID" 2>/dev/null; exit $st';
+// fd 3 is a pipe whose other end only pmptop holds: a watcher reads it and, at EOF (pmptop gone, even by
+// SIGKILL), kills gdb, because gdb does not always exit when its input closes (seen here: a gdb spinning at
+// 100% CPU, still attached, after its MI input reached EOF). Then the target gets SIGCONT, repeatedly.
+const WRAPPER = [
+	'trap "" HUP INT TERM',
+	// The shell's own stderr goes nowhere: it reports a killed gdb ("Killed") on stderr, and writing that to the
+	// pipe of a dead pmptop would kill the wrapper with SIGPIPE before it wakes the target. gdb keeps the pipe.
+	'exec 4<&0 5>&2 2>/dev/null',
+	'"$@" <&4 2>&5 3<&- 4<&- 5>&- &',
+	'gdb=$!',
+	'exec 4<&- 5>&-',
+	'{ read _ignored <&3; kill -KILL "$gdb"; } &',
+	'watcher=$!',
+	'exec 3<&-',
+	'wait "$gdb"; st=$?',
+	'kill -KILL "$watcher"',
+	// A thread that was in a signal-stop for SIGSTOP when gdb died delivers that signal after the kernel detaches
+	// it, possibly after a first SIGCONT: send it again for a while (SIGCONT is harmless to a running process).
+	'if [ "$PMPTOP_CONT_PID" -gt 0 ]; then for d in 0 0.02 0.05 0.1 0.2 0.5 1; do sleep $d; kill -CONT "$PMPTOP_CONT_PID" || break; done; fi',
+	'exit $st',
+].join('\n');
 
 /**
 A gdb/MI child. Emits:
@@ -76,7 +96,7 @@ export class GdbSession extends EventEmitter {
 			...(options.initCommands ?? []).flatMap(c => ['-iex', c]),
 		];
 		this.child = spawn('/bin/sh', ['-c', WRAPPER, 'pmptop-gdb', ...args], {
-			stdio: ['pipe', 'pipe', 'pipe'],
+			stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
 			detached: true,
 			env: {...process.env, PMPTOP_CONT_PID: String(options.continuePid), LC_ALL: 'C.UTF-8', DEBUGINFOD_URLS: ''},
 		});
@@ -191,15 +211,19 @@ export class GdbSession extends EventEmitter {
 		});
 	}
 
-	/** The gdb child of the wrapper, from /proc (the wrapper's only child). */
+	/** The gdb child of the wrapper, from /proc (the wrapper's child whose comm is not the shell's). */
 	findGdbPid(): number | undefined {
 		if (this.gdbPid) return this.gdbPid;
 		const wrapper = this.child.pid;
 		if (!wrapper) return undefined;
 		try {
-			const text = readChildren(wrapper);
-			const pid = Number(text.trim().split(/\s+/)[0]);
-			if (pid > 0) this.gdbPid = pid;
+			for (const pid of readChildren(wrapper).trim().split(/\s+/).filter(Boolean).map(Number)) {
+				// The watcher is a forked shell; gdb (or nsenter running it) is the other child.
+				if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== readFileSync(`/proc/${wrapper}/comm`, 'utf8').trim()) {
+					this.gdbPid = pid;
+					break;
+				}
+			}
 		} catch {}
 		return this.gdbPid;
 	}
