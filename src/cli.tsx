@@ -26,15 +26,24 @@ import {Analysis} from './profile/analysis.js';
 import type {Sample} from './profile/model.js';
 import {connect, IoSide, LiveSource, readRecording, Recorder, ReplaySource, type Source} from './runtime.js';
 import {Sampler, type Backend} from './sampler.js';
+import {chooseTarget, formatQemuList, listQemuProcesses, targetNotes, type QemuProcess} from './discover.js';
+import {innerToOuterTids, namespacePid, nsenterPrefix, nsenterProblems} from './namespaces.js';
+import {FollowingSource, followKeyOf} from './follow.js';
+import {Picker} from '../components/Picker.js';
 
 const cli = meow(`
 	Usage
+	  $ pmptop [options]               find the running QEMU process (a picker when there are several)
 	  $ pmptop --pid PID [options]     profile a running process (a QEMU VM first of all)
 	  $ pmptop --demo [options]        profile the bundled demo target (built with gcc on first use)
 	  $ pmptop --replay FILE           play a recording made with --record, without gdb or the target
 
 	Options
 	  --pid PID            process to attach to (you need ptrace rights: same user, or root)
+	  --list               list running QEMU processes (PID, VM name, uptime, threads, 9p tags) and exit
+	  --match TEXT         choose the QEMU process by VM name or command-line substring
+	  --follow             when the target exits, wait for the next matching process and attach to it
+	  --nsenter            run gdb inside the target's PID and mount namespaces (a VM in a build sandbox)
 	  --demo               start the bundled QEMU-shaped demo target and profile it
 	  --interval MS        time between samples (default 200)
 	  --top N              frames per thread in headless output and snapshots (default 20)
@@ -58,6 +67,10 @@ const cli = meow(`
 	flags: {
 		pid: {type: 'number'},
 		demo: {type: 'boolean'},
+		list: {type: 'boolean'},
+		match: {type: 'string'},
+		nsenter: {type: 'boolean'},
+		follow: {type: 'boolean'},
 		interval: {type: 'number'},
 		top: {type: 'number'},
 		backend: {type: 'string'},
@@ -79,7 +92,7 @@ const cli = meow(`
 	allowUnknownFlags: true,
 });
 
-const KNOWN_FLAGS = new Set(['maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
+const KNOWN_FLAGS = new Set(['list', 'match', 'nsenter', 'follow', 'maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
 
 /** Print one line and exit; never a stack trace. */
 function fail(message: string, code = 2): never {
@@ -113,9 +126,45 @@ function onPath(command: string): boolean {
 }
 
 function createBackend(config: Config, pid: number): Backend {
-	return config.backend === 'batch'
-		? new BatchBackend({pid, gdbPath: config.gdb})
-		: new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, noPython: !config.python});
+	if (config.backend === 'batch') return new BatchBackend({pid, gdbPath: config.gdb});
+	const nsenter = config.nsenter ? nsenterOptions(pid) : {};
+	return new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, noPython: !config.python, ...nsenter});
+}
+
+/** gdb inside the target's namespaces: a prefix, the PID it has there, and its thread ids mapped back to ours. */
+function nsenterOptions(pid: number): {prefix: string[]; attachPid: number; mapTid: (tid: number) => number} {
+	let map = innerToOuterTids(pid);
+	return {
+		prefix: nsenterPrefix(pid),
+		attachPid: namespacePid(pid),
+		mapTid: tid => {
+			if (!map.has(tid)) map = innerToOuterTids(pid);
+			return map.get(tid) ?? tid;
+		},
+	};
+}
+
+/** A live source for one PID: its sampler and its /proc reader. */
+function liveSource(config: Config, pid: number, analysis: Analysis): LiveSource {
+	const sampler = new Sampler({pid, intervalMs: config.intervalMs, maxOverhead: config.maxOverhead, createBackend: () => createBackend(config, pid)});
+	return new LiveSource(sampler, pid, () => analysis.workerTids());
+}
+
+/** No --pid: find the QEMU process, with a picker when there are several and a terminal to ask on. */
+async function pickTarget(config: Config): Promise<number> {
+	const list = listQemuProcesses();
+	const choice = chooseTarget(list, {match: config.match, interactive: process.stdout.isTTY === true && process.stdin.isTTY === true && !config.headless});
+	if (choice.kind === 'attach') return choice.process.pid;
+	if (choice.kind === 'none' || choice.kind === 'ambiguous') fail(choice.message, 1);
+	return new Promise<number>(resolve => {
+		const ink = render(<Picker processes={choice.processes as QemuProcess[]} width={process.stdout.columns ?? 100} onChoose={pid => {
+			ink.unmount();
+			resolve(pid);
+		}} onCancel={() => {
+			ink.unmount();
+			process.exit(0);
+		}} />, {exitOnCtrlC: false});
+	});
 }
 
 /** Everything a run needs, built from the config. */
@@ -160,11 +209,14 @@ async function prepare(config: Config): Promise<Run> {
 			fail(error instanceof Error ? error.message : String(error), 1);
 		}
 	}
-	const pid = demo?.pid ?? config.pid!;
+	const pid = demo?.pid ?? config.pid ?? (await pickTarget(config));
 	if (!processExists(pid)) fail(`no process with PID ${pid}`, 1);
+	if (config.nsenter) {
+		const problems = nsenterProblems(pid, {gdb: config.gdb});
+		if (problems.length > 0) fail(problems[0]!, 1);
+	}
 	const command = commandLine(pid) || `PID ${pid}`;
-	const sampler = new Sampler({pid, intervalMs: config.intervalMs, maxOverhead: config.maxOverhead, createBackend: () => createBackend(config, pid)});
-	const source = new LiveSource(sampler, pid, () => analysis.workerTids());
+	const source = new FollowingSource(liveSource(config, pid, analysis), next => liveSource(config, next, analysis), followKeyOf(pid, config.match), config.follow);
 	await io.loadShares(pid);
 	let recorder: Recorder | undefined;
 	if (config.record) {
@@ -175,7 +227,7 @@ async function prepare(config: Config): Promise<Run> {
 			fail(error instanceof Error ? error.message : String(error), 1);
 		}
 	}
-	const notes = demo ? ['demo target: pmptop started it and stops it on quit'] : [];
+	const notes = [...(demo ? ['demo target: pmptop started it and stops it on quit'] : []), ...targetNotes(pid, {nsenter: config.nsenter, demo: demo !== undefined})];
 	return {config, pid, command, backendName: config.backend, source, analysis, io, recorder, demo, replay: false, notes, ioNow: Date.now};
 }
 
@@ -191,6 +243,10 @@ async function main(): Promise<void> {
 	if (unknown) fail(`unknown flag --${unknown} (see pmptop --help)`);
 	if (cli.input.length > 0) fail(`unexpected argument "${cli.input[0]}" (see pmptop --help)`);
 
+	if (config.list) {
+		process.stdout.write(formatQemuList(listQemuProcesses()) + '\n');
+		return;
+	}
 	const outputProblem = config.output !== undefined ? checkOutputDir(config.output) : undefined;
 	if (outputProblem && config.headless) fail(outputProblem, 1);
 	const run = await prepare(config);
@@ -220,7 +276,7 @@ async function main(): Promise<void> {
 }
 
 async function runLive(run: Run, finish: (code: number, message?: string) => Promise<void>): Promise<void> {
-	const {config, source, io} = run;
+	const {config, source} = run;
 	let ink: ReturnType<typeof render> | undefined;
 	const exit = (code: number) => void finish(code).then(() => {
 		ink?.unmount();
@@ -230,7 +286,7 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 		info: {pid: run.pid, command: run.command, backend: run.backendName, notes: run.notes, replay: run.replay},
 		intervalMs: config.intervalMs,
 		analysis: run.analysis,
-		readRateOf: tid => io.readRateOf(tid),
+		readRateOf: tid => run.io.readRateOf(tid),
 		effects: {
 			quit: () => exit(0),
 			setIntervalMs: ms => source.setIntervalMs(ms),
@@ -255,11 +311,21 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 		},
 	});
 	connect(source, (s: Sample) => store.ingest(s), r => {
-		io.ingest(r);
-		store.setExtra('io', io.view(run.ioNow()));
+		run.io.ingest(r);
+		store.setExtra('io', run.io.view(run.ioNow()));
 	}, run.recorder);
 	source.on('status', status => store.setSamplerStatus(status));
 	source.on('interval', (ms: number) => store.setIntervalMs(ms));
+	onTargetEvents(run, {
+		changed: (pid, command) => {
+			store.setInfo({pid, command, notes: [...run.notes]});
+			store.setStatus(`--follow: now profiling PID ${pid}; the earlier run's threads stay listed as exited`, 'warn');
+		},
+		exited: () => {
+			if (run.config.output === undefined) return;
+			store.dispatch({type: 'snapshot'});
+		},
+	});
 	const resize = () => store.setSize(process.stdout.columns ?? 100, process.stdout.rows ?? 30);
 	resize();
 	process.stdout.on('resize', resize);
@@ -281,7 +347,7 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 }
 
 async function runHeadless(run: Run, finish: (code: number, message?: string) => Promise<void>): Promise<void> {
-	const {config, source, analysis, io} = run;
+	const {config, source, analysis} = run;
 	const stops: number[] = [];
 	let ended: string | undefined;
 	let intervalMs = config.intervalMs;
@@ -289,7 +355,11 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 	connect(source, (s: Sample) => {
 		analysis.ingest(s);
 		if (Number.isFinite(s.stopMs)) stops.push(s.stopMs);
-	}, r => io.ingest(r), run.recorder);
+	}, r => run.io.ingest(r), run.recorder);
+	onTargetEvents(run, {
+		changed: pid => process.stderr.write(`pmptop: --follow: now profiling PID ${pid}\n`),
+		exited: () => {},
+	});
 	source.on('status', status => {
 		if (status.state === 'target-exited') ended = `process ${run.pid} exited during sampling`;
 		if (status.state === 'restarting' && status.message) process.stderr.write(`pmptop: ${status.message}\n`);
@@ -308,7 +378,8 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 			resolve();
 		};
 		for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.once(signal, early);
-		const over = (state: string) => state === 'target-exited' || state === 'stopped';
+		// With --follow a target's end is not the end of the run: only the duration (or a signal) is.
+		const over = (state: string) => (state === 'target-exited' && !config.follow) || state === 'stopped';
 		source.on('status', status => over(status.state) && early());
 		// A fast replay may already be over.
 		if (over(source.status.state)) early();
@@ -333,6 +404,21 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 			fail(error instanceof Error ? error.message : String(error), 1);
 		}
 	}
+}
+
+/** React to the live target changing (--follow) or ending; keeps the run's facts current. */
+function onTargetEvents(run: Run, on: {changed: (pid: number, command: string) => void; exited: () => void}): void {
+	run.source.on('status', status => {
+		if (status.state === 'target-exited' && !status.message?.includes('--follow: waiting')) on.exited();
+	});
+	run.source.on('target', ({pid}: {pid: number}) => {
+		run.pid = pid;
+		run.command = commandLine(pid) || `PID ${pid}`;
+		run.io = new IoSide();
+		void run.io.loadShares(pid);
+		run.notes = targetNotes(pid, {nsenter: run.config.nsenter});
+		on.changed(pid, run.command);
+	});
 }
 
 /** The parts of a report every caller shares. */

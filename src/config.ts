@@ -19,6 +19,14 @@ export interface Config {
 	/** Arguments passed to the demo target. */
 	demoArgs: string[];
 	headless: boolean;
+	/** Print the running QEMU processes and exit. */
+	list: boolean;
+	/** Choose the QEMU process by VM name or command-line text. */
+	match?: string;
+	/** Run gdb inside the target's PID and mount namespaces. */
+	nsenter: boolean;
+	/** When the target exits, wait for the next matching QEMU process and attach to it. */
+	follow: boolean;
 	/** Budget for the target's stopped share of time (0..1); 0 turns the guard off. */
 	maxOverhead: number;
 	/** Snapshot directory. */
@@ -50,6 +58,10 @@ export interface Flags {
 	replay?: string;
 	speed?: number;
 	maxOverhead?: number;
+	list?: boolean;
+	match?: string;
+	nsenter?: boolean;
+	follow?: boolean;
 }
 
 /** Thrown for invalid flags; the message is the one line the user sees. */
@@ -74,8 +86,12 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	if (format !== 'text' && format !== 'json') throw new ConfigError(`--format must be text or json (got ${flags.format})`);
 	if (flags.pid !== undefined && (!Number.isInteger(flags.pid) || flags.pid <= 0)) throw new ConfigError(`--pid must be a positive whole number (got ${flags.pid})`);
 	const targets = [flags.pid !== undefined, flags.demo === true, flags.replay !== undefined].filter(Boolean).length;
-	if (targets === 0) throw new ConfigError('give --pid PID of the process to profile, --demo to profile the bundled demo target, or --replay FILE');
 	if (targets > 1) throw new ConfigError('--pid, --demo and --replay exclude each other');
+	if (flags.match !== undefined && (flags.pid !== undefined || flags.demo || flags.replay !== undefined)) throw new ConfigError('--match chooses among running QEMU processes: it excludes --pid, --demo and --replay');
+	if (flags.match === '') throw new ConfigError('--match needs a text (a VM name or part of a command line)');
+	if (flags.nsenter && (flags.demo || flags.replay !== undefined)) throw new ConfigError('--nsenter is for a target in another PID namespace; not with --demo or --replay');
+	if (flags.nsenter && flags.backend === 'batch') throw new ConfigError('--nsenter works with the mi backend only');
+	if (flags.follow && flags.replay !== undefined) throw new ConfigError('--follow follows live QEMU processes; not with --replay');
 	if (flags.replay !== undefined && flags.record !== undefined) throw new ConfigError('--record cannot be used with --replay');
 	if (flags.speed !== undefined && (!Number.isFinite(flags.speed) || flags.speed < 0)) throw new ConfigError(`--speed must be 0 (as fast as possible) or a positive factor (got ${flags.speed})`);
 	if (flags.maxOverhead !== undefined && (!Number.isFinite(flags.maxOverhead) || flags.maxOverhead < 0 || flags.maxOverhead > 100)) throw new ConfigError(`--max-overhead must be a percentage from 0 (off) to 100 (got ${flags.maxOverhead})`);
@@ -105,6 +121,10 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 		demoArgs,
 		headless: flags.duration !== undefined || !stdoutIsTty,
 		maxOverhead: (flags.maxOverhead ?? 5) / 100,
+		list: flags.list ?? false,
+		match: flags.match,
+		nsenter: flags.nsenter ?? false,
+		follow: flags.follow ?? false,
 		output: flags.output,
 		record: flags.record,
 		replay: flags.replay,

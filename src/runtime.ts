@@ -153,7 +153,15 @@ export class LiveSource extends EventEmitter implements Source {
 	constructor(readonly sampler: Sampler, readonly pid: number, readonly workerTids: () => Set<number>, readonly ioIntervalMs = 1000) {
 		super();
 		sampler.on('sample', s => this.emit('sample', s));
-		sampler.on('status', s => this.emit('status', s));
+		sampler.on('status', s => {
+			// Once the target is gone, one last reading says so, then /proc is left alone.
+			if (s.state === 'target-exited' && this.ioTimer) {
+				clearInterval(this.ioTimer);
+				this.ioTimer = undefined;
+				void this.readIo();
+			}
+			this.emit('status', s);
+		});
 		sampler.on('interval', ms => this.emit('interval', ms));
 	}
 

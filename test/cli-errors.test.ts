@@ -39,7 +39,8 @@ describe('pmptop bad input', () => {
 		expectOneLineError(run(['--pid', '1', '--interval', '0']), /--interval must be between/);
 		expectOneLineError(run(['--pid', '1', '--backend', 'perf']), /--backend must be mi or batch/);
 		expectOneLineError(run(['--pid', '1', '--format', 'xml', '--duration', '1']), /--format must be text or json/);
-		expectOneLineError(run([]), /give --pid PID/);
+		expectOneLineError(run(['--match', 'no-such-vm-for-pmptop-tests']), /no QEMU process matches "no-such-vm-for-pmptop-tests"/);
+		expectOneLineError(run(['--pid', '1', '--demo']), /exclude each other/);
 		expectOneLineError(run(['--pid', '1', '--frobnicate']), /frobnicate|Unknown flag/i);
 	});
 

@@ -159,7 +159,7 @@ export class Store {
 	private readonly minGapMs: number;
 	private readonly now: () => number;
 
-	constructor(readonly options: StoreOptions) {
+	constructor(public options: StoreOptions) {
 		this.analysis = options.analysis ?? new Analysis();
 		this.intervalMs = options.intervalMs;
 		this.minGapMs = 1000 / (options.maxFps ?? 10);
@@ -201,6 +201,12 @@ export class Store {
 	setSamplerStatus(status: SamplerStatus): void {
 		this.sampler = status;
 		if (status.message) this.setStatus(status.message, status.state === 'sampling' || status.state === 'target-exited' ? 'warn' : 'error');
+		this.invalidate(true);
+	}
+
+	/** A new target (--follow): the header shows it; earlier threads stay, marked as exited. */
+	setInfo(info: Partial<SessionInfo>): void {
+		this.options.info = {...this.options.info, ...info};
 		this.invalidate(true);
 	}
 

@@ -29,6 +29,10 @@ export interface MiBackendOptions {
 	noPython?: boolean;
 	/** Run gdb under this prefix, e.g. nsenter. */
 	prefix?: string[];
+	/** The PID gdb attaches to when it runs in the target's PID namespace (its PID there); default `pid`. */
+	attachPid?: number;
+	/** Map a thread id as gdb reports it (namespace-local under nsenter) to the host TID. */
+	mapTid?: (tid: number) => number;
 }
 
 type State = 'new' | 'attaching' | 'running' | 'sampling' | 'detaching' | 'closed';
@@ -86,12 +90,13 @@ export class MiBackend implements Backend {
 		});
 		try {
 			// Symbols of the executable load before the target is stopped: a shorter first stop.
-			if (this.exe) await session.command(`-file-exec-and-symbols ${quote(`/proc/${pid}/exe`)}`, 60_000).catch(() => {});
-			await session.command(`-target-attach ${pid}`, 60_000);
+			const attachPid = this.options.attachPid ?? pid;
+			if (this.exe) await session.command(`-file-exec-and-symbols ${quote(`/proc/${attachPid}/exe`)}`, 60_000).catch(() => {});
+			await session.command(`-target-attach ${attachPid}`, 60_000);
 		} catch (error) {
 			const message = error instanceof GdbError ? error.msg : error instanceof GdbExitedError ? missingGdbMessage(stderr, this.options.gdbPath) : String(error);
 			await this.close();
-			throw new AttachError(describeAttachFailure(pid, message));
+			throw new AttachError(describeAttachFailure(pid, message, '/proc', {nsenter: this.options.prefix !== undefined, gdbPath: this.options.gdbPath}));
 		}
 		try {
 			// Every signal the target gets passes straight through: a VM's SIGTERM, QEMU's SIGUSR1 vCPU kicks...
@@ -139,7 +144,10 @@ export class MiBackend implements Backend {
 				throw new TargetExitedError(`process ${pid} has exited`);
 			}
 			const deadline = t0 + this.sampleTimeoutMs;
-			const {threads, errors} = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
+			const read = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
+			const mapTid = this.options.mapTid;
+			const threads = mapTid ? read.threads.map(t => ({...t, tid: mapTid(t.tid)})) : read.threads;
+			const errors = mapTid ? read.errors.map(e => (e.tid === undefined ? e : {...e, tid: mapTid(e.tid)})) : read.errors;
 			await session.command('-exec-continue', remaining(deadline));
 			const stopMs = performance.now() - t0;
 			this.state = 'running';

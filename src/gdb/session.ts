@@ -220,7 +220,14 @@ export class GdbSession extends EventEmitter {
 			for (const pid of readChildren(wrapper).trim().split(/\s+/).filter(Boolean).map(Number)) {
 				// The watcher is a forked shell; gdb (or nsenter running it) is the other child.
 				if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== readFileSync(`/proc/${wrapper}/comm`, 'utf8').trim()) {
-					this.gdbPid = pid;
+					// Under a prefix (nsenter forks gdb and waits) the gdb is the end of a chain of only children.
+					let gdb = pid;
+					for (let depth = 0; depth < 4; depth++) {
+						const kids = readChildren(gdb).trim().split(/\s+/).filter(Boolean).map(Number);
+						if (kids.length !== 1) break;
+						gdb = kids[0]!;
+					}
+					this.gdbPid = gdb;
 					break;
 				}
 			}
