@@ -3,6 +3,7 @@
 // Ink screen or headless output. The only file that knows both the data side and the screen, and the only one
 // that exits. Every way out goes through `finish`, which detaches gdb and wakes the target before exiting.
 
+import {EventEmitter} from 'node:events';
 import {accessSync, constants, statSync} from 'node:fs';
 import {delimiter, join} from 'node:path';
 import {render} from 'ink';
@@ -93,6 +94,23 @@ const cli = meow(`
 });
 
 const KNOWN_FLAGS = new Set(['list', 'match', 'nsenter', 'follow', 'maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
+
+// SIGINT, SIGTERM and SIGHUP are caught from the first moment, so that one arriving while gdb attaches still
+// leads through a clean detach (headless: an early end with the report; live: quit).
+const signals = new EventEmitter();
+let caughtSignal: NodeJS.Signals | undefined;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+	process.on(signal, () => {
+		caughtSignal ??= signal;
+		signals.emit('signal', signal);
+	});
+}
+
+/** Call `handler` for the first signal, whether it already came or comes later. */
+function onSignal(handler: (signal: NodeJS.Signals) => void): void {
+	if (caughtSignal) handler(caughtSignal);
+	else signals.once('signal', handler);
+}
 
 /** Print one line and exit; never a stack trace. */
 function fail(message: string, code = 2): never {
@@ -329,7 +347,7 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 	const resize = () => store.setSize(process.stdout.columns ?? 100, process.stdout.rows ?? 30);
 	resize();
 	process.stdout.on('resize', resize);
-	for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, () => exit(signal === 'SIGINT' ? 130 : 0));
+	onSignal(signal => exit(signal === 'SIGINT' ? 130 : 0));
 	try {
 		await source.start();
 	} catch (error) {
@@ -377,7 +395,7 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 			if (timer) clearTimeout(timer);
 			resolve();
 		};
-		for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.once(signal, early);
+		onSignal(early);
 		// With --follow a target's end is not the end of the run: only the duration (or a signal) is.
 		const over = (state: string) => (state === 'target-exited' && !config.follow) || state === 'stopped';
 		source.on('status', status => over(status.state) && early());

@@ -126,6 +126,8 @@ describe('demo target', () => {
 		}
 		// 1 MiB is a multiple of the 4096-byte chunk: every pread is a full chunk.
 		expect(last.read_bytes).toBe(last.reads * 4096);
+		// Wall-clock time per vCPU (freezes left out): never more than the run time.
+		expect(last.compute_ns + last.mmio_ns).toBeLessThanOrEqual(2 * (last.t_ms + 1) * 1e6);
 		expect(computeShare(last)).toBeGreaterThan(0.65);
 		expect(computeShare(last)).toBeLessThan(0.75);
 
@@ -198,8 +200,9 @@ const hasGdb = spawnSync('gdb', ['--version']).status === 0;
 describe.skipIf(!hasGdb)('demo target under gdb', () => {
 	it('shows QEMU\'s frames on every thread', async () => {
 		const t = await start([...LIGHT, '--workers', '1']);
+		// No executable argument: gdb reads /proc/PID/exe, right even if another test rebuilt the binary meanwhile.
 		const out = execFileSync('gdb', ['-nx', '-batch', '-iex', 'set debuginfod enabled off', '-ex', 'set pagination 0',
-			'-ex', 'thread apply all bt', BINARY, '-p', String(t.pid)], {encoding: 'utf8', timeout: 8000, stdio: ['ignore', 'pipe', 'ignore']});
+			'-ex', 'thread apply all bt', '-p', String(t.pid)], {encoding: 'utf8', timeout: 8000, stdio: ['ignore', 'pipe', 'ignore']});
 		// Thread name -> function names, leaf first.
 		const stacks = new Map<string, string[]>();
 		for (const block of out.split(/\nThread \d+ /).slice(1)) {

@@ -28,7 +28,7 @@ describe('record and replay', () => {
 		demo = await startTestDemo();
 		dir = mkdtempSync(join(tmpdir(), 'pmptop-rec-'));
 		const file = join(dir, 'rec.jsonl');
-		const live = cli(['--pid', String(demo.pid), '--duration', '2', '--interval', '50', '--format', 'json', '--record', file]);
+		const live = cli(['--pid', String(demo.pid), '--duration', '3', '--interval', '50', '--max-overhead', '0', '--format', 'json', '--record', file]);
 		expect(live.status).toBe(0);
 		const replay = cli(['--replay', file, '--format', 'json'], {...process.env, PATH: '/nonexistent'});
 		expect(replay.stderr).toBe('');

@@ -24,11 +24,12 @@
  * clock every few thousand iterations, until that vCPU's totals are back on
  * split%: a round spins in guest_compute for about split% of --round-ms,
  * then in guest_mmio until the totals are on target. A preemption or a
- * debugger stop that makes one phase overshoot is thus paid back by the next
- * phase (even a long stall lands in one phase whole; the error never exceeds
- * the phase in progress). Round lengths are drawn uniformly from
+ * debugger stop that makes one phase overshoot (a stall lands in one phase
+ * whole) is thus paid back by the next phases; a phase's target is at most
+ * CORRECTION_ROUNDS x --round-ms. Round lengths are drawn uniformly from
  * [0.5, 1.5] x --round-ms so that a periodic sampler cannot lock onto the
- * round phase; a phase lasts at most CORRECTION_ROUNDS x --round-ms.
+ * round phase. The totals include the phase in progress (up to the last clock
+ * read), so they are exact whenever the progress report reads them.
  * Freezes (no progress for >= 50 ms: a debugger attaching, a paused or
  * starved machine) are not counted in either total: a sampler cannot stop a
  * thread that does not run, so it cannot see them as they last either. A gdb
@@ -171,8 +172,6 @@ static unsigned nthreads;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t start_cond = PTHREAD_COND_INITIALIZER;
 static unsigned threads_started;
-
-static char *temp_path;                      /* our own data file, if any */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -750,7 +749,6 @@ static void setup_data_file(void)
     if (data_fd < 0) {
         die("cannot create a file in /tmp: %s", strerror(errno));
     }
-    temp_path = path;
     block = malloc(block_size);
     if (block == NULL) {
         die("out of memory");
@@ -769,9 +767,8 @@ static void setup_data_file(void)
         left -= (uint64_t)w;
     }
     free(block);
-    /* Nobody else needs the name: unlinking now also cleans up after SIGKILL. */
+    /* Nobody else needs the name: unlinking it now also cleans up after SIGKILL. */
     unlink(path);
-    temp_path = NULL;
     data_size = cfg.file_size;
 }
 
@@ -787,7 +784,8 @@ static void usage(FILE *out)
             "                        (default 70, by elapsed time)\n"
             "  --round-ms MS         mean vCPU round length, randomised x0.5..1.5 (default 10)\n"
             "  --workers M           'worker' threads reading with pread (default 2)\n"
-            "  --file PATH           file the workers read (default: a temp file in /tmp)\n"
+            "  --file PATH           file the workers read (default: a temp file in /tmp,\n"
+            "                        unlinked as soon as it is filled)\n"
             "  --file-size BYTES     size of the temp file, suffix K/M/G allowed (default 8M)\n"
             "  --chunk BYTES         bytes per pread (default 4096)\n"
             "  --read-delay-us US    idle wait after each read, 0 = none (default 200)\n"
@@ -1015,9 +1013,6 @@ int main(int argc, char **argv)
     status = qemu_default_main();
     if (data_fd >= 0) {
         close(data_fd);
-    }
-    if (temp_path != NULL) {
-        unlink(temp_path);
     }
     return status;
 }

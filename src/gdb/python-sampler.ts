@@ -42,13 +42,16 @@ class PmptopSample(gdb.Command):
                 f = gdb.newest_frame()
                 frames = []
                 while f is not None and len(frames) < depth:
-                    fn = f.name()
-                    pc = f.pc()
-                    sal = f.find_sal()
-                    fname = sal.symtab.filename if sal is not None and sal.symtab is not None else None
-                    line = sal.line if sal is not None and sal.symtab is not None else 0
+                    # The function symbol's symtab names the file without a line-table lookup (find_sal is
+                    # slower and the line is not part of a frame's key).
+                    sym = None
+                    try:
+                        sym = f.function()
+                    except Exception:
+                        pass
+                    fname = sym.symtab.filename if sym is not None and sym.symtab is not None else None
                     # Like MI's "from": the library only when there is no source file.
-                    frames.append([fn or "??", fname, line, None if fname else self.lib(pc)])
+                    frames.append([f.name() or "??", fname, 0, None if fname else self.lib(f.pc())])
                     try:
                         f = f.older()
                     except gdb.error:
