@@ -9,6 +9,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {startDemo} from '../dist/src/demo.js';
+import {execFileSync} from 'node:child_process';
+import {Analysis} from '../dist/src/profile/analysis.js';
 import {MiBackend} from '../dist/src/gdb/mi-backend.js';
 import {BatchBackend} from '../dist/src/gdb/batch-backend.js';
 import {Profile} from '../dist/src/profile/aggregate.js';
@@ -145,3 +147,78 @@ for (let i = 0; i < rounds; i++) {
 }
 const secs = (performance.now() - t0) / 1000;
 console.log(`\nparse + aggregate: ${Math.round(threadStacks / secs).toLocaleString('en-US')} thread-stacks/s (${threadStacks.toLocaleString('en-US')} in ${fmt(secs, 2)} s); RSS ${fmt(process.memoryUsage().rss / 1e6)} MB`);
+
+// pmptop's own CPU at 10 samples/s with 32 threads, screen redrawing (in tmux), and gdb's CPU beside it.
+function cpuTicks(pid) {
+	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+	const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return Number(f[11]) + Number(f[12]);
+}
+function childrenOf(pid) {
+	try {
+		return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+	} catch {
+		return [];
+	}
+}
+function findDescendant(pid, comm) {
+	const stack = [pid];
+	while (stack.length) {
+		for (const c of childrenOf(stack.pop())) {
+			try {
+				if (readFileSync(`/proc/${c}/comm`, 'utf8').trim() === comm) return c;
+			} catch {}
+			stack.push(c);
+		}
+	}
+	return undefined;
+}
+try {
+	execFileSync('tmux', ['-V']);
+	await withDemo(32, async demo => {
+		const session = `pmptop-bench-${process.pid}`;
+		const cli = new URL('../dist/src/cli.js', import.meta.url).pathname;
+		execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '45', `node ${cli} --pid ${demo.pid} --interval 100 --max-overhead 0`]);
+		try {
+			await sleep(4000);
+			const panePid = Number(execFileSync('tmux', ['display-message', '-p', '-t', session, '#{pane_pid}'], {encoding: 'utf8'}).trim());
+			const node = readFileSync(`/proc/${panePid}/comm`, 'utf8').trim() === 'node' ? panePid : findDescendant(panePid, 'node');
+			const gdb = findDescendant(node, 'gdb');
+			const seconds = quick ? 10 : 30;
+			const n0 = cpuTicks(node);
+			const g0 = gdb ? cpuTicks(gdb) : 0;
+			await sleep(seconds * 1000);
+			const hz = 100;
+			const nodePct = ((cpuTicks(node) - n0) / hz / seconds) * 100;
+			const gdbPct = gdb ? ((cpuTicks(gdb) - g0) / hz / seconds) * 100 : NaN;
+			console.log(`\npmptop's own CPU, live screen, 32 threads, 10 samples/s: ${fmt(nodePct)}% of one core; gdb beside it: ${fmt(gdbPct)}%`);
+		} finally {
+			execFileSync('tmux', ['send-keys', '-t', session, 'q']);
+			await sleep(1500);
+			try {
+				execFileSync('tmux', ['kill-session', '-t', session]);
+			} catch {}
+		}
+	});
+} catch (error) {
+	console.log(`\n(pmptop CPU figure skipped: ${error.message.split('\n')[0]})`);
+}
+
+// RSS after N replayed samples of 32 threads through the whole analysis (roles, groups, windows), and its slope.
+{
+	const total = quick ? 100_000 : 1_000_000;
+	const threads = parseBatchBacktrace(text);
+	const template = Array.from({length: 32}, (_, i) => ({...threads[i % threads.length], tid: 1000 + i}));
+	const analysis = new Analysis();
+	const rss = [];
+	const t0 = performance.now();
+	for (let i = 0; i < total; i++) {
+		analysis.ingest({atMs: i * 100, stopMs: 1, threads: template, errors: []});
+		if (i % (total / 10) === 0) rss.push(process.memoryUsage().rss / 1e6);
+	}
+	rss.push(process.memoryUsage().rss / 1e6);
+	const secs = (performance.now() - t0) / 1000;
+	const half = rss.slice(Math.floor(rss.length / 2));
+	const drift = (Math.max(...half) - Math.min(...half)) / Math.min(...half);
+	console.log(`replay of ${total.toLocaleString('en-US')} samples x 32 threads: ${Math.round((total * 32) / secs).toLocaleString('en-US')} thread-stacks/s; RSS ${rss.map(x => x.toFixed(0)).join(' ')} MB; last half varies ${fmt(drift * 100)}%`);
+}
