@@ -100,7 +100,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	if (flags.duration !== undefined && (!Number.isFinite(flags.duration) || flags.duration <= 0)) throw new ConfigError(`--duration must be a positive number of seconds (got ${flags.duration})`);
 	const maxDepth = flags.maxDepth ?? 64;
 	if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > 1000) throw new ConfigError(`--max-depth must be from 1 to 1000 (got ${flags.maxDepth})`);
-	const sampleTimeoutMs = flags.sampleTimeout ?? 2000;
+	const sampleTimeoutMs = flags.sampleTimeout ?? 5000;
 	if (!Number.isFinite(sampleTimeoutMs) || sampleTimeoutMs < 50) throw new ConfigError(`--sample-timeout must be at least 50 ms (got ${flags.sampleTimeout})`);
 	const demoArgs: string[] = [];
 	if (flags.vcpus !== undefined) demoArgs.push('--vcpus', String(flags.vcpus));

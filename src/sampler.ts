@@ -58,6 +58,8 @@ export class Sampler extends EventEmitter {
 	requestedIntervalMs: number;
 	private readonly recentStops: number[] = [];
 	private backend: Backend | undefined;
+	/** A backend still attaching: stop() must be able to end it, not wait for it. */
+	private starting: Backend | undefined;
 	private running = false;
 	private timer: NodeJS.Timeout | undefined;
 	private wake: (() => void) | undefined;
@@ -91,6 +93,8 @@ export class Sampler extends EventEmitter {
 		this.running = false;
 		if (this.timer) clearTimeout(this.timer);
 		this.wake?.();
+		// An attach in progress (symbols of a big QEMU, a slow machine) is cut short rather than waited for.
+		await this.starting?.stop().catch(() => {});
 		await this.loopDone;
 		await this.backend?.stop();
 		this.backend = undefined;
@@ -99,9 +103,21 @@ export class Sampler extends EventEmitter {
 
 	private async attach(): Promise<void> {
 		const backend = this.options.createBackend();
-		await backend.start({
-			onTargetExit: () => this.setStatus({state: 'target-exited', message: `process ${this.options.pid} exited`}),
-		});
+		this.starting = backend;
+		try {
+			await backend.start({
+				// gdb's word is checked against /proc: only a process that is really gone has exited.
+				onTargetExit: () => {
+					if (!processExists(this.options.pid)) this.setStatus({state: 'target-exited', message: `process ${this.options.pid} exited`});
+				},
+			});
+		} finally {
+			this.starting = undefined;
+		}
+		if (!this.running && this.loopDone) {
+			await backend.stop();
+			return;
+		}
 		this.backend = backend;
 		this.backoffMs = 500;
 		this.setStatus({state: 'sampling'});
@@ -125,7 +141,7 @@ export class Sampler extends EventEmitter {
 				this.guardCost(sample.stopMs);
 			} catch (error) {
 				if (!this.running) break;
-				if (error instanceof TargetExitedError || !processExists(this.options.pid)) {
+				if (!processExists(this.options.pid)) {
 					await this.backend?.stop().catch(() => {});
 					this.backend = undefined;
 					this.setStatus({state: 'target-exited', message: `process ${this.options.pid} exited`});
@@ -162,7 +178,8 @@ export class Sampler extends EventEmitter {
 
 	// gdb died, hung or refused: the backend already resumed the target; start again after a back-off.
 	private async recover(error: unknown): Promise<void> {
-		const what = error instanceof GdbTimeoutError ? `a sample took too long (${error.message}); gdb killed, target resumed`
+		const what = error instanceof TargetExitedError ? `gdb reported the end of process ${this.options.pid}, but it still runs; gdb restarted`
+			: error instanceof GdbTimeoutError ? `a sample took too long (${error.message}); gdb killed, target resumed`
 			: error instanceof GdbExitedError ? `gdb ended (${error.message}); target resumed`
 			: error instanceof AttachError ? error.message
 			: error instanceof ProfilerError ? error.message

@@ -1,5 +1,6 @@
 // The bundled demo target (demo/target/qemu-demo.c) itself: thread names, progress output, options,
 // and that its vCPU time split, measured by its own clock, is the one it claims.
+import type {Progress} from './helpers/demo.js';
 import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -13,15 +14,6 @@ const PROGRESS_KEYS = ['pid', 't_ms', 'vcpu_rounds', 'compute_ns', 'mmio_ns', 'r
 // Small file and short runs keep the whole file around 6 s.
 const LIGHT = ['--file-size', '1M'];
 
-interface Progress {
-	pid: number;
-	t_ms: number;
-	vcpu_rounds: number;
-	compute_ns: number;
-	mmio_ns: number;
-	reads: number;
-	read_bytes: number;
-}
 
 interface Target {
 	child: ChildProcess;

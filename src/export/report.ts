@@ -1,16 +1,10 @@
 // A plain, serialisable report of a profile: what headless output and snapshot files are made from. Pure.
 
-import type {Profile, SortKey, WindowSpec} from '../profile/aggregate.js';
+import type {HotRow, Profile, SortKey, WindowSpec} from '../profile/aggregate.js';
 import type {IoReport} from '../procio/view.js';
 
-export interface ReportFrame {
-	func: string;
-	where: string;
-	own: number;
-	total: number;
-	/** Fractions of the thread's samples (0..1). */
-	ownShare: number;
-	totalShare: number;
+/** A hot-list row as reported: counts and shares (fractions of the thread's samples, 0..1). */
+export interface ReportFrame extends Pick<HotRow, 'func' | 'where' | 'own' | 'total' | 'ownShare' | 'totalShare'> {
 	/** Change since the mark (key m), in percentage points, when a mark was set. */
 	deltaOwnPp?: number;
 	deltaTotalPp?: number;

@@ -23,7 +23,7 @@ export interface MiBackendOptions {
 	gdbPath?: string;
 	/** Frames read per thread at most. @default 64 */
 	maxDepth?: number;
-	/** How long one sample may keep the target stopped before it is abandoned. @default 2000 */
+	/** How long one sample may keep the target stopped before it is abandoned. @default 5000 */
 	sampleTimeoutMs?: number;
 	/** Use the MI commands even when gdb has Python (for comparison). */
 	noPython?: boolean;
@@ -51,7 +51,7 @@ export class MiBackend implements Backend {
 
 	constructor(readonly options: MiBackendOptions) {
 		this.maxDepth = options.maxDepth ?? 64;
-		this.sampleTimeoutMs = options.sampleTimeoutMs ?? 2000;
+		this.sampleTimeoutMs = options.sampleTimeoutMs ?? 5000;
 	}
 
 	/** Which frame reader is in use: `python` (one command) or `mi` (one command per thread). */
@@ -169,6 +169,11 @@ export class MiBackend implements Backend {
 		const session = this.session;
 		if (!session || this.state === 'closed') return;
 		const {pid} = this.options;
+		if (this.state === 'attaching') {
+			// Still attaching: end gdb (its pending commands fail, start() throws) and wake the target.
+			await this.close();
+			return;
+		}
 		// Wait for a sample in flight to finish (bounded by its own timeout).
 		for (let i = 0; i < 100 && this.state === 'sampling'; i++) await sleep(25);
 		this.state = 'detaching';

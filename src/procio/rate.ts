@@ -32,14 +32,7 @@ export interface IoReading {
 }
 
 /** Counter differences over one interval (bytes for rchar/wchar/readBytes/writeBytes, counts for syscr/syscw). */
-export interface IoDelta {
-	rchar: number;
-	wchar: number;
-	syscr: number;
-	syscw: number;
-	readBytes: number;
-	writeBytes: number;
-}
+export type IoDelta = Omit<IoCounters, 'cancelledWriteBytes'>;
 
 /**
 Rates over one interval. Read/write throughput comes from rchar/wchar (what a 9p server moves, page cache
