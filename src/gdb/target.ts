@@ -26,12 +26,12 @@ export function continueTarget(pid: number): void {
 }
 
 /**
-SIGCONT now and a few more times over the next second: a thread that sat in a SIGSTOP signal-stop when its
+SIGCONT now and a few more times over the next seconds: a thread that sat in a SIGSTOP signal-stop when its
 gdb died delivers that stop after the kernel detaches it, which may be after the first SIGCONT.
 */
 export function continueTargetRepeatedly(pid: number): void {
 	continueTarget(pid);
-	for (const ms of [20, 50, 100, 200, 500, 1000]) setTimeout(() => continueTarget(pid), ms).unref();
+	for (const ms of [20, 50, 100, 150, 200, 300, 500, 800, 1300, 2000, 3000, 4000]) setTimeout(() => continueTarget(pid), ms).unref();
 }
 
 /** Each thread's state letter, from /proc/PID/task/TID/stat. */
