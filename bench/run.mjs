@@ -109,8 +109,8 @@ for (const threads of [8, 32]) {
 	await withDemo(threads, async (demo, file) => {
 		const pid = demo.pid;
 		const variants = [
-			['mi (python walker)', () => new MiBackend({pid}), SAMPLES_MI, 50],
-			['mi (-stack-list-frames)', () => new MiBackend({pid, noPython: true}), SAMPLES_MI, 50],
+			['mi (-stack-list-frames)', () => new MiBackend({pid}), SAMPLES_MI, 50],
+			['mi (python walker)', () => new MiBackend({pid, python: true}), SAMPLES_MI, 50],
 			['batch (gdb -batch)', () => new BatchBackend({pid}), SAMPLES_BATCH, 50],
 		];
 		const result = {threads};
@@ -128,7 +128,7 @@ console.log('\nTarget stop time per sample and throughput loss at 10 samples/s (
 console.log('threads  backend                    stop median   stop p95   loss    rate    batch/this (median)');
 for (const r of rows) {
 	const batch = r['batch (gdb -batch)'];
-	for (const name of ['mi (python walker)', 'mi (-stack-list-frames)', 'batch (gdb -batch)']) {
+	for (const name of ['mi (-stack-list-frames)', 'mi (python walker)', 'batch (gdb -batch)']) {
 		const x = r[name];
 		console.log(`${String(r.threads).padStart(7)}  ${name.padEnd(26)} ${fmt(x.median).padStart(8)} ms ${fmt(x.p95).padStart(8)} ms ${fmt(x.loss * 100).padStart(6)}% ${fmt(x.hz).padStart(5)}/s ${fmt(batch.median / x.median).padStart(8)}x`);
 	}

@@ -116,7 +116,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 		format,
 		maxDepth,
 		gdb: flags.gdb ?? 'gdb',
-		python: flags.python ?? true,
+		python: flags.python ?? false,
 		sampleTimeoutMs,
 		demoArgs,
 		headless: flags.duration !== undefined || !stdoutIsTty,

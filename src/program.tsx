@@ -56,7 +56,7 @@ const cli = meow(`
 	  --max-depth N        frames read per thread (default 64)
 	  --sample-timeout MS  a sample stopped longer than this is abandoned, gdb restarted (default 5000)
 	  --gdb PATH           gdb executable (default: gdb on PATH)
-	  --no-python          read frames with MI commands even when gdb has Python
+	  --python             read all frames with one gdb Python command instead of -stack-list-frames per thread
 	  --vcpus N, --workers N, --unnamed   demo target shape (with --demo)
 
 	Without a terminal on stdout pmptop runs headless (10 s unless --duration is given).
@@ -83,7 +83,7 @@ const cli = meow(`
 		maxOverhead: {type: 'number'},
 		sampleTimeout: {type: 'number'},
 		gdb: {type: 'string'},
-		python: {type: 'boolean', default: true},
+		python: {type: 'boolean', default: false},
 		vcpus: {type: 'number'},
 		workers: {type: 'number'},
 		unnamed: {type: 'boolean'},
@@ -136,7 +136,7 @@ function onPath(command: string): boolean {
 function createBackend(config: Config, pid: number): Backend {
 	if (config.backend === 'batch') return new BatchBackend({pid, gdbPath: config.gdb});
 	const nsenter = config.nsenter ? nsenterOptions(pid) : {};
-	return new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, noPython: !config.python, ...nsenter});
+	return new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, python: config.python, ...nsenter});
 }
 
 /** gdb inside the target's namespaces: a prefix, the PID it has there, and its thread ids mapped back to ours. */

@@ -72,7 +72,7 @@ describe('pmptop bad input', () => {
 			process.kill(-holder.pid!, 'SIGKILL');
 			process.kill(demo.pid, 'SIGCONT');
 		}
-	});
+	}, 60_000);
 });
 
 describe('pmptop headless', () => {

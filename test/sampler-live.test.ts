@@ -28,8 +28,8 @@ const namesSeen = (p: Profile) => new Set(p.threads().map(s => s.name));
 const vcpuFuncs = (p: Profile, name: string) => p.threads().filter(s => s.name === name).flatMap(s => p.top(s.key, {window: 'all'}).map(r => r.func));
 
 describe.each([
-	['mi + python', (pid: number) => new MiBackend({pid})],
-	['mi commands', (pid: number) => new MiBackend({pid, noPython: true})],
+	['mi commands', (pid: number) => new MiBackend({pid})],
+	['mi + python', (pid: number) => new MiBackend({pid, python: true})],
 	['batch', (pid: number) => new BatchBackend({pid})],
 ])('%s backend on the demo target', (_label, make) => {
 	it('finds every thread by name, the vCPUs\' functions, and leaves the target running', async () => {

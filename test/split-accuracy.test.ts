@@ -13,14 +13,14 @@ afterEach(async () => {
 });
 
 describe.each([
-	['python walker', false],
-	['-stack-list-frames', true],
-])('1,000 samples with the %s', (_label, noPython) => {
+	['-stack-list-frames (default)', false],
+	['python walker (--python)', true],
+])('1,000 samples with the %s', (_label, python) => {
 	it('measure the 70/30 split within 3 pp; vCPUs ~100% busy, call_rcu ~0%', async () => {
 		demo = await startTestDemo(['--file-size', '1M']);
 		const pid = demo.pid;
 		const analysis = new Analysis();
-		const sampler = new Sampler({pid, intervalMs: 10, maxOverhead: 0, createBackend: () => new MiBackend({pid, noPython})});
+		const sampler = new Sampler({pid, intervalMs: 10, maxOverhead: 0, createBackend: () => new MiBackend({pid, python})});
 		sampler.on('sample', s => analysis.ingest(s));
 		await sampler.start();
 		await waitUntil(() => analysis.profile.samples >= 1000, 170_000, 200);

@@ -25,8 +25,8 @@ export interface MiBackendOptions {
 	maxDepth?: number;
 	/** How long one sample may keep the target stopped before it is abandoned. @default 5000 */
 	sampleTimeoutMs?: number;
-	/** Use the MI commands even when gdb has Python (for comparison). */
-	noPython?: boolean;
+	/** Read all frames with one gdb Python command (when gdb has Python) instead of one -stack-list-frames per thread. */
+	python?: boolean;
 	/** Run gdb under this prefix, e.g. nsenter. */
 	prefix?: string[];
 	/** The PID gdb attaches to when it runs in the target's PID namespace (its PID there); default `pid`. */
@@ -106,7 +106,7 @@ export class MiBackend implements Backend {
 			await this.console('handle SIGSTOP stop print nopass');
 			await session.command('-gdb-set print frame-arguments none');
 			await session.command('-gdb-set print entry-values no').catch(() => {});
-			if (!this.options.noPython) {
+			if (this.options.python) {
 				const encoded = Buffer.from(PYTHON_SOURCE).toString('base64');
 				this.python = await this.console(`python exec(__import__('base64').b64decode('${encoded}').decode())`)
 					.then(() => true, () => false);
