@@ -56,7 +56,8 @@ const WRAPPER = [
 	'kill -KILL "$watcher"',
 	// A thread that was in a signal-stop for SIGSTOP when gdb died delivers that signal after the kernel detaches
 	// it, possibly after a first SIGCONT: send it again for a while (SIGCONT is harmless to a running process).
-	'if [ "$PMPTOP_CONT_PID" -gt 0 ]; then for d in 0 0.02 0.03 0.05 0.05 0.05 0.1 0.1 0.1 0.2 0.3 0.5 0.5 1 1; do sleep $d; kill -CONT "$PMPTOP_CONT_PID" || break; done; fi',
+	// In the background, with no pipe of pmptop's, so that the wrapper exits now and pmptop learns of gdb's end.
+	'if [ "$PMPTOP_CONT_PID" -gt 0 ]; then ( for d in 0 0.02 0.03 0.05 0.05 0.05 0.1 0.1 0.1 0.2 0.3 0.5 0.5 1 1; do sleep $d; kill -CONT "$PMPTOP_CONT_PID" || break; done ) </dev/null >/dev/null 2>&1 & fi',
 	'exit $st',
 ].join('\n');
 
