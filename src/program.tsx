@@ -278,7 +278,9 @@ async function main(): Promise<void> {
 
 	if (config.headless) {
 		await runHeadless(run, finish);
-		return;
+		// Exit now that the report is out: a handle left open (a pipe of a gdb that is already gone) must not keep
+		// pmptop, and with it the wrapper's watcher, alive.
+		process.exit(process.exitCode ?? 0);
 	}
 	await runLive(run, finish);
 }

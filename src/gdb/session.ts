@@ -49,11 +49,14 @@ const WRAPPER = [
 	'"$@" <&4 2>&5 3<&- 4<&- 5>&- &',
 	'gdb=$!',
 	'exec 4<&- 5>&-',
-	'{ read _ignored <&3; kill -KILL "$gdb"; } &',
+	// The watcher: EOF on fd 3 (pmptop's end closed: a reader that then exits), or pmptop no longer alive (checked
+	// 4 times a second, for when something else keeps the pipe open), and gdb is killed.
+	'read _ignored <&3 2>/dev/null & reader=$!',
+	'{ while kill -0 "$PMPTOP_PID" && kill -0 "$reader"; do sleep 0.25; done; kill -KILL "$gdb"; } 2>/dev/null &',
 	'watcher=$!',
 	'exec 3<&-',
 	'wait "$gdb"; st=$?',
-	'kill -KILL "$watcher"',
+	'kill -KILL "$watcher" "$reader"',
 	// A thread that was in a signal-stop for SIGSTOP when gdb died delivers that signal after the kernel detaches
 	// it, possibly after a first SIGCONT: send it again for a while (SIGCONT is harmless to a running process).
 	// In the background, with no pipe of pmptop's, so that the wrapper exits now and pmptop learns of gdb's end.
@@ -99,7 +102,7 @@ export class GdbSession extends EventEmitter {
 		this.child = spawn('/bin/sh', ['-c', WRAPPER, 'pmptop-gdb', ...args], {
 			stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
 			detached: true,
-			env: {...process.env, PMPTOP_CONT_PID: String(options.continuePid), LC_ALL: 'C.UTF-8', DEBUGINFOD_URLS: ''},
+			env: {...process.env, PMPTOP_CONT_PID: String(options.continuePid), PMPTOP_PID: String(process.pid), LC_ALL: 'C.UTF-8', DEBUGINFOD_URLS: ''},
 		});
 		this.child.stdout!.setEncoding('utf8');
 		this.child.stdout!.on('data', (chunk: string) => this.onData(chunk));
@@ -108,7 +111,11 @@ export class GdbSession extends EventEmitter {
 		// A write after gdb died must not crash pmptop.
 		this.child.stdin!.on('error', () => {});
 		this.child.on('error', error => this.onExit(null, null, error));
-		this.child.on('exit', (code, signal) => this.onExit(code, signal));
+		this.child.on('exit', (code, signal) => {
+			// Nothing of this session may keep pmptop's event loop alive once gdb's wrapper is gone.
+			for (const stream of this.child.stdio) if (stream && stream !== this.child.stdout && stream !== this.child.stderr) stream.destroy();
+			this.onExit(code, signal);
+		});
 	}
 
 	/** True once gdb (or its wrapper) has exited. */
