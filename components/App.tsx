@@ -11,8 +11,9 @@ import ThreadList from './ThreadList.js';
 /** Smallest screen the layout fits in. */
 export const MIN_COLUMNS = 60;
 export const MIN_ROWS = 12;
-/** Rows the I/O panel gets below the stacks. */
-const PANEL_ROWS = 8;
+/** Rows the I/O panel gets below the stacks, and the screen height from which it is shown there. */
+const PANEL_ROWS = 9;
+const MIN_ROWS_WITH_PANEL = 30;
 
 /** An optional panel (the I/O panel) rendered beside or below the stacks; null when it has nothing to show. */
 export type SidePanel = (props: {view: View; width: number}) => React.ReactNode;
@@ -24,15 +25,21 @@ Reads the store's View; sends every key through the key table. Does no I/O.
 export default function App({store, sidePanel}: {readonly store: Store; readonly sidePanel?: SidePanel}) {
 	const view = useSyncExternalStore(store.subscribe, store.getSnapshot);
 	useInput((input, key) => {
-		const intent = keyToIntent(input, key, view.mode);
-		if (intent) store.dispatch(intent);
+		// Keys typed faster than the screen reads them arrive as one string ("jjj"): take them one by one.
+		const plain = !key.ctrl && !key.meta && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && !key.pageUp && !key.pageDown && !key.return && !key.escape && !key.tab;
+		const keys = plain && input.length > 1 ? [...input] : [input];
+		for (const one of keys) {
+			const backspace = one === '\u007f' || one === '\b';
+			const intent = keyToIntent(backspace ? '' : one, backspace && keys.length > 1 ? {...key, backspace: true} : key, store.getSnapshot().mode);
+			if (intent) store.dispatch(intent);
+		}
 	});
 	const width = view.columns;
 	const height = view.rows;
 	if (width < MIN_COLUMNS || height < MIN_ROWS) {
-		return <Text color="yellow">{`terminal too small (${width}x${height}); pmptop needs ${MIN_COLUMNS}x${MIN_ROWS}. q quits`}</Text>;
+		return <Text color="yellow" wrap="truncate">{`terminal too small (${width}x${height}): needs ${MIN_COLUMNS}x${MIN_ROWS}; q quits`}</Text>;
 	}
-	const headerRows = 2 + view.header.notes.length;
+	const headerRows = 2 + view.header.notes.length + 1;
 	if (view.mode === 'help') {
 		return (
 			<Box flexDirection="column" width={width}>
@@ -44,14 +51,15 @@ export default function App({store, sidePanel}: {readonly store: Store; readonly
 	// The I/O panel goes beside the stacks on very wide screens, below them otherwise.
 	const sideBeside = sidePanel !== undefined && width >= 200;
 	const sideWidth = sideBeside ? 84 : width;
-	const side = sidePanel ? sidePanel({view, width: sideWidth}) : null;
+	// Below the stacks the panel only shows when there is room for both.
+	const side = sidePanel && (sideBeside || height >= MIN_ROWS_WITH_PANEL) ? sidePanel({view, width: sideWidth}) : null;
 	const sideRows = side !== null && !sideBeside ? PANEL_ROWS : 0;
 	const body = Math.max(4, height - headerRows - 2 - sideRows);
 	const mainWidth = side !== null && sideBeside ? width - sideWidth - 1 : width;
 	const wide = mainWidth >= 130;
 	const threadWidth = wide ? Math.min(78, Math.floor(mainWidth * 0.45)) : mainWidth;
 	const hotWidth = wide ? mainWidth - threadWidth - 1 : mainWidth;
-	const threadHeight = view.zoomed ? 0 : wide ? body : Math.min(view.threads.length + 1, Math.max(3, Math.floor(body * 0.4)));
+	const threadHeight = view.zoomed ? 0 : wide ? body : Math.min(view.threads.length + 1, Math.max(3, Math.floor(body * 0.5)));
 	const hotHeight = wide || view.zoomed ? body : body - threadHeight;
 	return (
 		<Box flexDirection="column" width={width}>

@@ -33,12 +33,14 @@ export default function HotList({hot, focused, width, height}: {
 	const visible = Math.max(1, height - 2);
 	const start = focused ? Math.max(0, Math.min(hot.cursor - Math.floor(visible / 2), hot.rows.length - visible)) : 0;
 	const rows = hot.rows.slice(start, start + visible);
-	const mark = (col: (typeof SORT_COLUMNS)[number], label: string, w: number) => padStart(hot.sortBy === col ? `${label}▼` : label, w);
 	const marked = hot.markedAtMs !== undefined;
+	// With a mark the rows are sorted by the size of the change: the marker moves to the Δ column.
+	const mark = (col: (typeof SORT_COLUMNS)[number], label: string, w: number) => padStart(hot.sortBy === col && !marked ? `${label}▼` : label, w);
+	const byTotal = hot.sortBy === 'total%' || hot.sortBy === 'total';
 	const fixed = 30 + (marked ? 16 : 0);
 	const funcWidth = Math.max(8, Math.floor((width - fixed) * 0.6));
 	const whereWidth = Math.max(0, width - fixed - funcWidth - 1);
-	const delta = marked ? `${padStart('ΔOWN', 7)} ${padStart('ΔTOTAL', 7)} ` : '';
+	const delta = marked ? `${padStart(byTotal ? 'ΔOWN' : 'ΔOWN▼', 7)} ${padStart(byTotal ? 'ΔTOTAL▼' : 'ΔTOTAL', 7)} ` : '';
 	const header = `${mark('own%', 'OWN%', 6)} ${mark('total%', 'TOTAL%', 7)} ${mark('own', 'OWN', 6)} ${mark('total', 'TOTAL', 6)} ${delta}${padEnd('FUNCTION', funcWidth)} ${padEnd('WHERE', whereWidth)}`;
 	return (
 		<Box flexDirection="column" width={width}>

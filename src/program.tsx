@@ -314,7 +314,7 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 				});
 				store.setStatus('writing snapshot...');
 				writeSnapshotFiles(run, store.shown, window, report, store.ui.hideIdle).then(
-					paths => store.setStatus(`snapshot: ${paths.join('  ')}`),
+					paths => store.setStatus(`snapshot: ${paths[0]!.replace(/\.txt$/, '')}.{txt,folded,speedscope.json}`),
 					(error: Error) => store.setStatus(error.message, 'error'),
 				);
 			},

@@ -70,6 +70,15 @@ describe('keys', () => {
 		expect(await key('j')).toContain('HOT all workers');
 	});
 
+	it('keys typed in one burst ("jjj") each count', async () => {
+		const {key} = setup();
+		await settle();
+		expect(await key('jjj')).toContain('HOT qemu-demo (TID 100)');
+		await key('/');
+		await key('guestx');
+		expect(await key('\u007f\u007f')).toContain('/gues');
+	});
+
 	it('Tab and Left/Right switch focus: then Up/Down move in the hot list', async () => {
 		const {key, store} = setup();
 		await settle();

@@ -282,6 +282,10 @@ export class Store {
 				ui.windowIndex = (ui.windowIndex + 1) % WINDOWS.length;
 				break;
 			case 'interval': {
+				if (this.options.info.replay) {
+					this.setStatus('a replay keeps the recorded interval', 'warn');
+					break;
+				}
 				const ms = clamp(Math.round(this.intervalMs * intent.factor), 20, 10_000);
 				this.intervalMs = ms;
 				this.options.effects?.setIntervalMs?.(ms);
