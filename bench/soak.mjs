@@ -62,6 +62,15 @@ const demo = await startDemo(['--vcpus', '2', '--workers', '4']);
 const pmptop = spawn(process.execPath, [new URL('../dist/src/cli.js', import.meta.url).pathname, '--pid', String(demo.pid), '--duration', String(minutes * 60), '--interval', String(intervalMs), '--max-overhead', '0', '--format', 'json'], {stdio: ['ignore', 'pipe', 'inherit']});
 let out = '';
 pmptop.stdout.on('data', d => (out += d));
+// Interrupted: stop pmptop (it detaches) and the demo target, leave nothing running.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+	process.on(signal, async () => {
+		pmptop.kill('SIGTERM');
+		await new Promise(r => pmptop.once('exit', r));
+		await demo.kill();
+		process.exit(130);
+	});
+}
 console.log(`soak: ${minutes} min at ${intervalMs} ms; demo PID ${demo.pid}, pmptop PID ${pmptop.pid}`);
 console.log('minute  pmptop_rss_mb  pmptop_fds  gdb_rss_mb  target_states');
 const first = [];
