@@ -150,7 +150,10 @@ export class Sampler extends EventEmitter {
 				await this.recover(error);
 				continue;
 			}
-			next = Math.max(started + this.intervalMs, next + this.intervalMs);
+			// Jittered by +-50% (py-spy draws its intervals at random for the same reason): a fixed period can alias
+			// with a periodic target and over-sample one phase of it.
+			const step = this.intervalMs * (0.5 + Math.random());
+			next = Math.max(started + step, next + step);
 			// A sample that overran its slot: start the next one a full interval after now, not in a burst.
 			if (next < performance.now()) next = performance.now() + this.intervalMs;
 			await this.sleep(next - performance.now());

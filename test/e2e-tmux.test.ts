@@ -23,7 +23,7 @@ describe('pmptop in tmux', () => {
 
 	it('--demo: shows the hot list, Down selects a thread, q quits and stops the demo it started', async () => {
 		tmux = new Tmux(`node ${CLI} --demo`);
-		const screen = await tmux.until(s => /CPU 1\/KVM/.test(s) && /guest_compute/.test(s), 20_000, 'the hot list');
+		const screen = await tmux.until(s => /CPU 1\/KVM/.test(s) && /guest_compute/.test(s), 45_000, 'the hot list');
 		const pid = Number(/PID (\d+)/.exec(screen)![1]);
 		expect(processExists(pid)).toBe(true);
 		tmux.send('Down');
@@ -33,15 +33,15 @@ describe('pmptop in tmux', () => {
 		tmux.send('q');
 		expect(await waitUntil(() => tmux!.dead(), 10_000)).toBe(true);
 		expect(await waitUntil(() => !processExists(pid), 5000)).toBe(true);
-	}, 60_000);
+	}, 90_000);
 
 	it('--pid: q detaches and the target runs on as if nothing happened', async () => {
 		demo = await startTestDemo();
 		tmux = new Tmux(`node ${CLI} --pid ${demo.pid} --interval 100`);
-		await tmux.until(s => /guest_compute|guest_mmio/.test(s) && /\d+ samples/.test(s), 20_000, 'samples');
+		await tmux.until(s => /guest_compute|guest_mmio/.test(s) && /\d+ samples/.test(s), 45_000, 'samples');
 		tmux.send('q');
 		expect(await waitUntil(() => tmux!.dead(), 10_000)).toBe(true);
 		expect(await waitUntil(() => tracerPid(demo!.pid) === 0 && noThreadStopped(demo!.pid), 3000)).toBe(true);
 		expect(await advances(demo)).toBe(true);
-	}, 60_000);
+	}, 90_000);
 });
