@@ -35,7 +35,7 @@ describe.each([
 	it('finds every thread by name, the vCPUs\' functions, and leaves the target running', async () => {
 		demo = await startTestDemo();
 		const pid = demo.pid;
-		const profile = await sampleFor(() => make(pid), pid, p => NAMES.every(n => namesSeen(p).has(n)) && p.samples >= 5, 15_000);
+		const profile = await sampleFor(() => make(pid), pid, p => NAMES.every(n => namesSeen(p).has(n)) && p.samples >= 5, 40_000);
 		for (const name of NAMES) expect(namesSeen(profile)).toContain(name);
 		for (const name of ['CPU 0/KVM', 'CPU 1/KVM']) {
 			expect(vcpuFuncs(profile, name)).toEqual(expect.arrayContaining(['vcpu_run', 'kvm_cpu_exec', 'kvm_vcpu_thread_fn']));
@@ -44,7 +44,7 @@ describe.each([
 		// Detached: no tracer, no thread stopped, and the target makes progress.
 		expect(await waitUntil(() => tracerPid(pid) === 0 && noThreadStopped(pid), 2000)).toBe(true);
 		expect(await advances(demo)).toBe(true);
-	}, 30_000);
+	}, 60_000);
 });
 
 describe('MiBackend', () => {
