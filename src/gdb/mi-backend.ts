@@ -137,7 +137,20 @@ export class MiBackend implements Backend {
 				this.targetExited = true;
 				throw new TargetExitedError(`process ${pid} has exited`);
 			}
-			const stop = await stopped;
+			// gdb stops threads with SIGSTOP itself and may take ours for one of its own and swallow it (seen: no
+			// *stopped for seconds under load). Send it again every 250 ms until gdb reports the stop; an extra stop
+			// that arrives later is resumed at once (onExec).
+			const resend = setInterval(() => {
+				try {
+					process.kill(pid, 'SIGSTOP');
+				} catch {}
+			}, 250);
+			let stop: MiAsyncRecord;
+			try {
+				stop = await stopped;
+			} finally {
+				clearInterval(resend);
+			}
 			const reason = miString(stop.results, 'reason') ?? '';
 			if (reason.startsWith('exited')) {
 				this.targetExited = true;
