@@ -59,20 +59,20 @@ describe('pmptop bad input', () => {
 
 	it('a process already traced by another debugger', async () => {
 		demo = await startTestDemo();
-		const r1 = spawnSync('gdb', ['-nx', '-batch', '-ex', 'info threads', '-p', String(demo.pid)], {encoding: 'utf8'});
+		const r1 = spawnSync('gdb', ['-nx', '-batch', '-iex', 'set debuginfod enabled off', '-ex', 'info threads', '-p', String(demo.pid)], {encoding: 'utf8'});
 		expect(r1.status).toBe(0);
 		// Hold it with a second gdb in the background for the duration of the check.
 		const {spawn} = await import('node:child_process');
-		const holder = spawn('gdb', ['-nx', '-q', '-ex', 'continue', '-p', String(demo.pid)], {stdio: ['pipe', 'ignore', 'ignore'], detached: true});
+		const holder = spawn('gdb', ['-nx', '-q', '-iex', 'set debuginfod enabled off', '-ex', 'continue', '-p', String(demo.pid)], {stdio: ['pipe', 'ignore', 'ignore'], detached: true});
 		try {
 			const {waitUntil, tracerPid} = await import('./helpers/demo.js');
-			expect(await waitUntil(() => tracerPid(demo!.pid) > 0, 10_000)).toBe(true);
+			expect(await waitUntil(() => tracerPid(demo!.pid) > 0, 30_000)).toBe(true);
 			expectOneLineError(run(['--pid', String(demo.pid), '--duration', '1']), /already traced by PID \d+ \(gdb\)/);
 		} finally {
 			process.kill(-holder.pid!, 'SIGKILL');
 			process.kill(demo.pid, 'SIGCONT');
 		}
-	}, 60_000);
+	}, 90_000);
 });
 
 describe('pmptop headless', () => {
