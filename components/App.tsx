@@ -1,6 +1,6 @@
 import {Box, Text, useInput} from 'ink';
 import {useSyncExternalStore} from 'react';
-import {keyToIntent} from '../src/app/keymap.js';
+import {keyToIntent, splitBurst} from '../src/app/keymap.js';
 import type {Store, View} from '../src/app/store.js';
 import Header from './Header.js';
 import Help from './Help.js';
@@ -25,12 +25,9 @@ Reads the store's View; sends every key through the key table. Does no I/O.
 export default function App({store, sidePanel}: {readonly store: Store; readonly sidePanel?: SidePanel}) {
 	const view = useSyncExternalStore(store.subscribe, store.getSnapshot);
 	useInput((input, key) => {
-		// Keys typed faster than the screen reads them arrive as one string ("jjj"): take them one by one.
-		const plain = !key.ctrl && !key.meta && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && !key.pageUp && !key.pageDown && !key.return && !key.escape && !key.tab;
-		const keys = plain && input.length > 1 ? [...input] : [input];
-		for (const one of keys) {
-			const backspace = one === '\u007f' || one === '\b';
-			const intent = keyToIntent(backspace ? '' : one, backspace && keys.length > 1 ? {...key, backspace: true} : key, store.getSnapshot().mode);
+		// The mode is read again for each key of a burst: "/abc" switches to filter mode after "/".
+		for (const [one, oneKey] of splitBurst(input, key)) {
+			const intent = keyToIntent(one, oneKey, store.getSnapshot().mode);
 			if (intent) store.dispatch(intent);
 		}
 	});

@@ -4,6 +4,8 @@
 import {EventEmitter} from 'node:events';
 import {readdirSync, readFileSync, readlinkSync} from 'node:fs';
 import {listQemuProcesses, matchQemu, parseVmName} from './discover.js';
+import {processExists} from './gdb/target.js';
+import {parseCmdline} from './procio/parse.js';
 import type {Source, LiveSource} from './runtime.js';
 import type {SamplerStatus} from './sampler.js';
 
@@ -17,15 +19,25 @@ export interface FollowKey {
 /** The follow key of a running process (its executable and `-name`). */
 export function followKeyOf(pid: number, match?: string, procRoot = '/proc'): FollowKey {
 	if (match) return {match};
-	let exe: string | undefined;
+	return {exe: exeOf(pid, procRoot), vmName: vmNameOf(pid, procRoot)};
+}
+
+/** A process's executable (a binary replaced on disk still counts as itself), undefined when unreadable. */
+function exeOf(pid: number, procRoot: string): string | undefined {
 	try {
-		exe = readlinkSync(`${procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '');
-	} catch {}
-	let vmName: string | undefined;
+		return readlinkSync(`${procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '');
+	} catch {
+		return undefined;
+	}
+}
+
+/** The `-name` of a process's command line, undefined when it has none or is gone. */
+function vmNameOf(pid: number, procRoot: string): string | undefined {
 	try {
-		vmName = parseVmName(readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).name;
-	} catch {}
-	return {exe, vmName};
+		return parseVmName(parseCmdline(readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8'))).name;
+	} catch {
+		return undefined;
+	}
 }
 
 /** Processes (other than `exclude`) that match a follow key, lowest PID first. */
@@ -37,10 +49,9 @@ export function findFollowers(key: FollowKey, exclude: ReadonlySet<number>, proc
 		const pid = Number(entry);
 		if (!Number.isInteger(pid) || pid === process.pid || exclude.has(pid)) continue;
 		try {
-			if (readlinkSync(`${procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '') !== key.exe) continue;
-			const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-			if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) continue;
-			if (key.vmName !== undefined && parseVmName(readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).name !== key.vmName) continue;
+			if (exeOf(pid, procRoot) !== key.exe) continue;
+			if (!processExists(pid, procRoot)) continue;
+			if (key.vmName !== undefined && vmNameOf(pid, procRoot) !== key.vmName) continue;
 			found.push(pid);
 		} catch {}
 	}

@@ -3,19 +3,18 @@
 // that exits. Every way out goes through `finish`, which detaches gdb and wakes the target before exiting.
 
 import {EventEmitter} from 'node:events';
-import {accessSync, constants, statSync} from 'node:fs';
 import {render} from 'ink';
 import meow from 'meow';
 import App from '../components/App.js';
 import {IoPanel} from '../components/IoPanel.js';
 import {Store, windowLabel} from './app/store.js';
-import {dutyCycle} from './app/stats.js';
+import {StopStats} from './app/stats.js';
 import {ConfigError, toConfig, type Config} from './config.js';
 import {startDemo, type DemoProcess} from './demo.js';
 import {ProfilerError} from './errors.js';
 import {buildReport, reportToJson, reportToText, type Report} from './export/report.js';
 import {renderSnapshot} from './export/snapshot.js';
-import {snapshotBaseName, writeSnapshot} from './export/write.js';
+import {snapshotBaseName, snapshotDirProblem, writeSnapshot} from './export/write.js';
 import type {WindowSpec} from './profile/aggregate.js';
 import type {Profile} from './profile/aggregate.js';
 import {BatchBackend} from './gdb/batch-backend.js';
@@ -114,18 +113,6 @@ function onSignal(handler: (signal: NodeJS.Signals) => void): void {
 function fail(message: string, code = 2): never {
 	process.stderr.write(`pmptop: ${message}\n`);
 	process.exit(code);
-}
-
-/** Why snapshots cannot be written to `dir`, or undefined when they can (as far as can be told up front). */
-function checkOutputDir(dir: string): string | undefined {
-	try {
-		if (!statSync(dir).isDirectory()) return `cannot write snapshots to ${dir}: not a directory`;
-		accessSync(dir, constants.W_OK);
-		return undefined;
-	} catch (error) {
-		const code = (error as NodeJS.ErrnoException).code;
-		return `cannot write snapshots to ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code}`;
-	}
 }
 
 /** True when an executable named `command` is on PATH (or at that path). */
@@ -255,7 +242,7 @@ async function main(): Promise<void> {
 		process.stdout.write(formatQemuList(listQemuProcesses()) + '\n');
 		return;
 	}
-	const outputProblem = config.output !== undefined ? checkOutputDir(config.output) : undefined;
+	const outputProblem = config.output !== undefined ? snapshotDirProblem(config.output) : undefined;
 	if (outputProblem && config.headless) fail(outputProblem, 1);
 	const run = await prepare(config);
 	if (outputProblem) run.notes.push(outputProblem);
@@ -309,7 +296,7 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 					intervalMs: store.intervalMs,
 					hideIdle: store.ui.hideIdle,
 					sortBy: store.ui.sortBy,
-					stop: {lastMs: store.stops.last, medianMs: store.stops.quantile(0.5), p95Ms: store.stops.quantile(0.95), dutyPct: dutyCycle(store.stops.quantile(0.5), store.intervalMs) * 100},
+					stop: store.stops.summary(store.intervalMs),
 					mark: store.ui.mark,
 				});
 				store.setStatus('writing snapshot...');
@@ -358,13 +345,14 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 
 async function runHeadless(run: Run, finish: (code: number, message?: string) => Promise<void>): Promise<void> {
 	const {config, source, analysis} = run;
-	const stops: number[] = [];
+	// Every stop of the run (a report covers the whole run), not only the recent ones the screen keeps.
+	const stops = new StopStats(1_000_000);
 	let ended: string | undefined;
 	let intervalMs = config.intervalMs;
 	source.on('interval', (ms: number) => (intervalMs = ms));
 	connect(source, (s: Sample) => {
 		analysis.ingest(s);
-		if (Number.isFinite(s.stopMs)) stops.push(s.stopMs);
+		stops.add(s.stopMs);
 	}, r => run.io.ingest(r), run.recorder);
 	onTargetEvents(run, {
 		changed: pid => process.stderr.write(`pmptop: --follow: now profiling PID ${pid}\n`),
@@ -395,14 +383,12 @@ async function runHeadless(run: Run, finish: (code: number, message?: string) =>
 		if (over(source.status.state)) early();
 	});
 	await finish(0);
-	stops.sort((a, b) => a - b);
-	const q = (x: number) => (stops.length ? stops[Math.min(stops.length - 1, Math.floor(x * stops.length))]! : NaN);
 	const report = buildReport(analysis.profile, {
 		...reportBasics(run),
 		window: 'all',
 		windowLabel: windowLabel('all'),
 		intervalMs,
-		stop: {lastMs: stops.at(-1) ?? NaN, medianMs: q(0.5), p95Ms: q(0.95), dutyPct: dutyCycle(q(0.5), intervalMs) * 100},
+		stop: stops.summary(intervalMs),
 	});
 	process.stdout.write(config.format === 'json' ? reportToJson(report) : reportToText(report));
 	if (ended) process.stderr.write(`pmptop: ${ended}\n`);

@@ -1,6 +1,6 @@
 import {readFileSync} from 'node:fs';
 import {describe, expect, it} from 'vitest';
-import {BINDINGS, helpRows, keyToIntent} from '../src/app/keymap.js';
+import {BINDINGS, helpRows, keyToIntent, splitBurst} from '../src/app/keymap.js';
 
 describe('the key table', () => {
 	it('is what the README documents, row for row', () => {
@@ -41,5 +41,12 @@ describe('the key table', () => {
 			const [input, key] = samples[b.keys]!;
 			expect(keyToIntent(input, key, 'normal'), b.keys).toEqual(b.intent);
 		}
+	});
+
+	it('splits a burst of plain keys into single presses, and leaves special keys whole', () => {
+		expect(splitBurst('jjk', {})).toEqual([['j', {}], ['j', {}], ['k', {}]]);
+		expect(splitBurst('\u007f\u007f', {})).toEqual([['', {backspace: true}], ['', {backspace: true}]]);
+		expect(splitBurst('j', {})).toEqual([['j', {}]]);
+		expect(splitBurst('', {upArrow: true})).toEqual([['', {upArrow: true}]]);
 	});
 });

@@ -4,10 +4,10 @@ import {afterEach, describe, expect, it} from 'vitest';
 import App from '../components/App.js';
 import {helpRows} from '../src/app/keymap.js';
 import {Store} from '../src/app/store.js';
-import type {Sample, ThreadStack} from '../src/profile/model.js';
+import type {Sample} from '../src/profile/model.js';
+import {stack} from './helpers/stacks.js';
 import {KEYS, press, settle} from './helpers/ink.js';
 
-const stack = (tid: number, name: string, rootToLeaf: string[]): ThreadStack => ({tid, name, frames: rootToLeaf.map(func => ({func, file: 'demo.c'})).reverse()});
 
 function samples(n: number, from = 0): Sample[] {
 	return Array.from({length: n}, (_, i) => ({

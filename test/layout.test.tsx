@@ -4,10 +4,10 @@ import {render} from 'ink-testing-library';
 import {describe, expect, it} from 'vitest';
 import App from '../components/App.js';
 import {Store} from '../src/app/store.js';
-import type {Sample, ThreadStack} from '../src/profile/model.js';
+import type {Sample} from '../src/profile/model.js';
+import {stack} from './helpers/stacks.js';
 import {settle} from './helpers/ink.js';
 
-const stack = (tid: number, name: string, rootToLeaf: string[]): ThreadStack => ({tid, name, frames: rootToLeaf.map(func => ({func, file: 'demo.c'})).reverse()});
 const samples: Sample[] = Array.from({length: 20}, (_, i) => ({
 	atMs: i * 100,
 	stopMs: 2,

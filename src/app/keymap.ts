@@ -64,6 +64,16 @@ export const BINDINGS: readonly Binding[] = [
 /** Input modes: normal, typing a filter, help shown. */
 export type InputMode = 'normal' | 'filter' | 'help';
 
+/**
+Keys typed faster than the screen reads them arrive as one string ("jjj", two DELs): split such a burst of
+plain characters into single key presses. Anything else (arrows, Enter, Ctrl-...) is one press already.
+*/
+export function splitBurst(input: string, key: KeyInfo): Array<[string, KeyInfo]> {
+	const special = key.ctrl || key.meta || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow || key.pageUp || key.pageDown || key.home || key.end || key.return || key.escape || key.tab;
+	if (special || input.length <= 1) return [[input, key]];
+	return [...input].map(ch => (ch === '\u007f' || ch === '\b' ? ['', {backspace: true}] : [ch, {}]));
+}
+
 /** Map one key press to an intent, or undefined when it means nothing in this mode. */
 export function keyToIntent(input: string, key: KeyInfo, mode: InputMode): Intent | undefined {
 	if (input === 'c' && key.ctrl) return {type: 'quit'};

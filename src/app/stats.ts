@@ -27,6 +27,12 @@ export class StopStats {
 		return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 	}
 
+	/** Last, median and p95 stop, and the duty cycle (%) at `intervalMs`: the figures reports and headers show. */
+	summary(intervalMs: number): {lastMs: number; medianMs: number; p95Ms: number; dutyPct: number} {
+		const medianMs = this.quantile(0.5);
+		return {lastMs: this.last, medianMs, p95Ms: this.quantile(0.95), dutyPct: dutyCycle(medianMs, intervalMs) * 100};
+	}
+
 	reset(): void {
 		this.ring.length = 0;
 		this.next = 0;

@@ -4,11 +4,12 @@
 
 import {Profile, type HotRow, type SortKey, type WindowSpec} from '../profile/aggregate.js';
 import {Analysis, GROUP_ROLES, groupName} from '../profile/analysis.js';
+import {diffView, takeMark, type ChangedRow, type Mark} from '../profile/diff.js';
 import {sanitize, type Sample} from '../profile/model.js';
 import type {SamplerStatus} from '../sampler.js';
 import type {Intent} from './intents.js';
 import type {InputMode} from './keymap.js';
-import {dutyCycle, sampleRate, StopStats} from './stats.js';
+import {sampleRate, StopStats} from './stats.js';
 
 export const WINDOWS: readonly WindowSpec[] = [10_000, 60_000, 'all'];
 
@@ -60,17 +61,7 @@ export interface ThreadRowView {
 }
 
 /** A hot-list row, with its change since the mark in percentage points when a mark is set. */
-export interface HotRowView extends HotRow {
-	deltaOwnPp?: number;
-	deltaTotalPp?: number;
-}
-
-/** The baseline set with `m`: each series' shares at that moment. */
-export interface Mark {
-	atMs: number;
-	samples: number;
-	shares: Map<string, Map<number, {ownShare: number; totalShare: number; func: string; where: string; key: string}>>;
-}
+export type HotRowView = HotRow & Partial<Pick<ChangedRow, 'deltaOwnPp' | 'deltaTotalPp'>>;
 
 export interface HotView {
 	title: string;
@@ -320,7 +311,7 @@ export class Store {
 				this.options.effects?.snapshot?.();
 				break;
 			case 'toggle-mark':
-				ui.mark = ui.mark ? undefined : this.captureMark();
+				ui.mark = ui.mark ? undefined : takeMark(this.shown, this.window, ui.hideIdle, this.now());
 				this.setStatus(ui.mark ? 'marked: the hot list now shows each frame\'s change since this moment (m clears)' : 'mark cleared');
 				break;
 			case 'toggle-help':
@@ -346,35 +337,6 @@ export class Store {
 		if (this.timer) clearTimeout(this.timer);
 		this.timer = undefined;
 		this.listeners.clear();
-	}
-
-	/** Each series' current shares, for the diff view. */
-	private captureMark(): Mark {
-		const p = this.shown;
-		const shares: Mark['shares'] = new Map();
-		for (const key of p.series.keys()) {
-			const rows = p.top(key, {window: this.window, hideIdle: this.ui.hideIdle});
-			shares.set(key, new Map(rows.map(r => [r.frameId, {ownShare: r.ownShare, totalShare: r.totalShare, func: r.func, where: r.where, key: r.key}])));
-		}
-		return {atMs: this.now(), samples: p.samples, shares};
-	}
-
-	/** The hot rows of a series with their change since the mark, largest change first. */
-	private diffRows(key: string, rows: HotRow[], sortBy: SortKey): HotRowView[] {
-		const base = this.ui.mark?.shares.get(key) ?? new Map();
-		const out: HotRowView[] = rows.map(r => {
-			const b = base.get(r.frameId);
-			return {...r, deltaOwnPp: (r.ownShare - (b?.ownShare ?? 0)) * 100, deltaTotalPp: (r.totalShare - (b?.totalShare ?? 0)) * 100};
-		});
-		const seen = new Set(rows.map(r => r.frameId));
-		const filter = this.ui.filter.toLowerCase();
-		for (const [frameId, b] of base) {
-			if (seen.has(frameId) || (filter && !b.key.toLowerCase().includes(filter))) continue;
-			out.push({frameId, key: b.key, func: b.func, where: b.where, own: 0, total: 0, ownShare: 0, totalShare: 0, deltaOwnPp: -b.ownShare * 100, deltaTotalPp: -b.totalShare * 100});
-		}
-		const byTotal = sortBy === 'total%' || sortBy === 'total';
-		const size = (r: HotRowView) => Math.abs(byTotal ? r.deltaTotalPp! : r.deltaOwnPp!);
-		return out.sort((a, b) => size(b) - size(a) || (byTotal ? b.totalShare - a.totalShare : b.ownShare - a.ownShare) || (a.key < b.key ? -1 : 1));
 	}
 
 	/** The profile the view shows (frozen while paused). */
@@ -443,9 +405,9 @@ export class Store {
 		const sel = threads[selected]!;
 		const counts = p.counts(sel.key, window);
 		const top = p.top(sel.key, {window, sortBy: ui.sortBy, hideIdle: ui.hideIdle, filter: ui.filter || undefined, n: ui.mark ? undefined : this.options.topN ?? 200});
-		const rows: HotRowView[] = ui.mark ? this.diffRows(sel.key, top, ui.sortBy).slice(0, this.options.topN ?? 200) : top;
+		const rows: HotRowView[] = ui.mark ? diffView(ui.mark, sel.key, top, ui.sortBy, ui.filter).slice(0, this.options.topN ?? 200) : top;
 		const samples = counts ? (ui.hideIdle ? counts.busySamples : counts.samples) : 0;
-		const median = this.stops.quantile(0.5);
+		const stop = this.stops.summary(this.intervalMs);
 		const at = this.recentAt;
 		return {
 			columns: this.columns,
@@ -459,10 +421,10 @@ export class Store {
 				samples: this.profile.samples,
 				rateHz: sampleRate(at),
 				intervalMs: this.intervalMs,
-				lastStopMs: this.stops.last,
-				medianStopMs: median,
-				p95StopMs: this.stops.quantile(0.95),
-				dutyPct: dutyCycle(median, this.intervalMs) * 100,
+				lastStopMs: stop.lastMs,
+				medianStopMs: stop.medianMs,
+				p95StopMs: stop.p95Ms,
+				dutyPct: stop.dutyPct,
 				errors: this.errors,
 				lastError: this.lastError,
 				paused: ui.paused,

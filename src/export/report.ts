@@ -2,6 +2,9 @@
 
 import type {HotRow, Profile, SortKey, WindowSpec} from '../profile/aggregate.js';
 import type {IoReport} from '../procio/view.js';
+import {groupName} from '../profile/analysis.js';
+import type {Role} from '../profile/roles.js';
+import {changesSince, type ChangedRow, type Mark} from '../profile/diff.js';
 
 /** A hot-list row as reported: counts and shares (fractions of the thread's samples, 0..1). */
 export interface ReportFrame extends Pick<HotRow, 'func' | 'where' | 'own' | 'total' | 'ownShare' | 'totalShare'> {
@@ -65,7 +68,7 @@ export interface ReportOptions {
 	io?: IoReport;
 	ninepOps?: Report['ninepOps'];
 	/** A mark's shares per series key and frame id: frames then carry their change since. */
-	mark?: {atMs: number; shares: ReadonlyMap<string, ReadonlyMap<number, {ownShare: number; totalShare: number}>>};
+	mark?: Mark;
 }
 
 /** Build the report: per thread (all-threads first) the top N frames with counts and shares. */
@@ -83,17 +86,20 @@ export function buildReport(profile: Profile, o: ReportOptions): Report {
 		(group ? groups : threads).push({
 			key: s.key,
 			tid,
-			name: s.key === 'all' ? 'all threads' : group ? groupLabel(s.key.slice(5)) : s.name,
+			name: s.key === 'all' ? 'all threads' : group ? groupName(s.key.slice(5) as Role) : s.name,
 			role: tid ? o.roleOf?.(tid) : group ? s.key.slice(5) : undefined,
 			samples: c.samples,
 			busySamples: c.busySamples,
 			gone: s.goneAtMs !== undefined,
-			frames: rows.map(r => {
-				const frame: ReportFrame = {func: r.func, where: r.where, own: r.own, total: r.total, ownShare: r.ownShare, totalShare: r.totalShare};
-				if (!o.mark) return frame;
-				const base = o.mark.shares.get(s.key)?.get(r.frameId);
-				return {...frame, deltaOwnPp: (r.ownShare - (base?.ownShare ?? 0)) * 100, deltaTotalPp: (r.totalShare - (base?.totalShare ?? 0)) * 100};
-			}),
+			frames: (o.mark ? changesSince(o.mark, s.key, rows) : rows).map((r: HotRow & Partial<ChangedRow>): ReportFrame => ({
+				func: r.func,
+				where: r.where,
+				own: r.own,
+				total: r.total,
+				ownShare: r.ownShare,
+				totalShare: r.totalShare,
+				...(r.deltaOwnPp === undefined ? {} : {deltaOwnPp: r.deltaOwnPp, deltaTotalPp: r.deltaTotalPp}),
+			})),
 		});
 	}
 	return {
@@ -136,10 +142,6 @@ export function ioReportText(io: IoReport): string {
 	}
 	if (io.hint) lines.push(`hint: ${io.hint.text}`);
 	return lines.join('\n');
-}
-
-function groupLabel(role: string): string {
-	return role === 'vcpu' ? 'all vCPUs' : role === 'worker' ? 'all workers' : `all ${role} threads`;
 }
 
 const signed = (x: number | undefined) => {

@@ -2,6 +2,7 @@
 // nothing. The only module of src/export that touches the file system.
 
 import {randomBytes} from 'node:crypto';
+import {accessSync, constants, statSync} from 'node:fs';
 import {link, open, stat, unlink} from 'node:fs/promises';
 import {join} from 'node:path';
 import {SnapshotWriteError} from '../errors.js';
@@ -137,6 +138,21 @@ function reasonOf(code: string | undefined): string | undefined {
 		case 'ENAMETOOLONG': return 'file name too long';
 		case 'EIO': return 'input/output error';
 		default: return undefined;
+	}
+}
+
+/**
+Why snapshots cannot be written to `dir`, as far as can be told before writing (it exists, is a directory, is
+writable), in the words of a failed write; undefined when it looks writable.
+*/
+export function snapshotDirProblem(dir: string): string | undefined {
+	try {
+		if (!statSync(dir).isDirectory()) return `cannot write snapshot to ${shown(dir)}: ${reasonOf('ENOTDIR')} (ENOTDIR)`;
+		accessSync(dir, constants.W_OK);
+		return undefined;
+	} catch (error) {
+		const code = codeOf(error);
+		return `cannot write snapshot to ${shown(dir)}: ${reasonOf(code) ?? code ?? 'unknown error'}${code ? ` (${code})` : ''}`;
 	}
 }
 

@@ -6,7 +6,7 @@
 // other threads (all-stop), and `handle SIGSTOP stop print nopass` makes it swallow the signal on continue. If gdb
 // dies at any moment the worst leftover is a job-stopped target, which the wrapper's SIGCONT (session.ts) cures.
 
-import {readFileSync, readlinkSync} from 'node:fs';
+import {readlinkSync} from 'node:fs';
 import {performance} from 'node:perf_hooks';
 import {AttachError, GdbError, GdbExitedError, ProfilerError, TargetExitedError} from '../errors.js';
 
@@ -157,13 +157,15 @@ export class MiBackend implements Backend {
 				throw new TargetExitedError(`process ${pid} has exited`);
 			}
 			const deadline = t0 + this.sampleTimeoutMs;
-			const read = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
-			const mapTid = this.options.mapTid;
-			const threads = mapTid ? read.threads.map(t => ({...t, tid: mapTid(t.tid)})) : read.threads;
-			const errors = mapTid ? read.errors.map(e => (e.tid === undefined ? e : {...e, tid: mapTid(e.tid)})) : read.errors;
+			const decode = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
 			await session.command('-exec-continue', remaining(deadline));
 			const stopMs = performance.now() - t0;
 			this.state = 'running';
+			// The target runs again: now the answers become frames.
+			const read = decode();
+			const mapTid = this.options.mapTid;
+			const threads = mapTid ? read.threads.map(t => ({...t, tid: mapTid(t.tid)})) : read.threads;
+			const errors = mapTid ? read.errors.map(e => (e.tid === undefined ? e : {...e, tid: mapTid(e.tid)})) : read.errors;
 			return {atMs, stopMs, threads, errors};
 		} catch (error) {
 			if (this.targetExited || !processExists(pid)) {
@@ -252,34 +254,45 @@ export class MiBackend implements Backend {
 		return r.console;
 	}
 
-	private async readPython(deadline: number): Promise<{threads: ThreadStack[]; errors: SampleError[]}> {
+	// The readers only collect gdb's answers while the target is stopped; turning them into frames waits until it
+	// runs again (see sample()): they return that decoding as a function.
+
+	private async readPython(deadline: number): Promise<() => Decoded> {
 		const r = await this.session!.command(`-interpreter-exec console ${quote(`${PYTHON_COMMAND} ${this.maxDepth}`)}`, remaining(deadline));
-		return decodePythonSample(r.console, this.exe);
+		return () => decodePythonSample(r.console, this.exe);
 	}
 
-	private async readMi(deadline: number): Promise<{threads: ThreadStack[]; errors: SampleError[]}> {
+	private async readMi(deadline: number): Promise<() => Decoded> {
 		const session = this.session!;
 		const info = await session.command('-thread-info', remaining(deadline));
-		const threads: ThreadStack[] = [];
-		const errors: SampleError[] = [];
-		for (const t of miList(info.record.results, 'threads')) {
-			const id = miString(t, 'id');
+		// All threads' stack requests go out at once: gdb answers them in order, without a round trip each.
+		const answers = await Promise.all(miList(info.record.results, 'threads').map(async t => {
 			const tid = lwpOf(miString(t, 'target-id') ?? '');
 			const name = miString(t, 'name') ?? '';
 			try {
-				const r = await session.command(`-stack-list-frames --thread ${id} 0 ${this.maxDepth - 1}`, remaining(deadline));
-				threads.push({tid, name, frames: miList(r.record.results, 'stack').map(f => miFrame(f, this.exe))});
+				const r = await session.command(`-stack-list-frames --thread ${miString(t, 'id')} 0 ${this.maxDepth - 1}`, remaining(deadline));
+				return {tid, name, stack: miList(r.record.results, 'stack')};
 			} catch (error) {
 				if (!(error instanceof GdbError)) throw error;
-				errors.push({tid, message: error.msg});
+				return {tid, name, error: error.msg};
 			}
-		}
-		return {threads, errors};
+		}));
+		return () => {
+			const threads: ThreadStack[] = [];
+			const errors: SampleError[] = [];
+			for (const a of answers) {
+				if (a.stack) threads.push({tid: a.tid, name: a.name, frames: a.stack.map(f => miFrame(f, this.exe))});
+				else errors.push({tid: a.tid, message: a.error ?? 'no frames'});
+			}
+			return {threads, errors};
+		};
 	}
 }
 
+type Decoded = {threads: ThreadStack[]; errors: SampleError[]};
+
 /** Decode the JSON line printed by the Python command into thread stacks (frames leaf first). */
-export function decodePythonSample(text: string, exe: string): {threads: ThreadStack[]; errors: SampleError[]} {
+export function decodePythonSample(text: string, exe: string): Decoded {
 	const start = text.indexOf('[');
 	const raw = JSON.parse(text.slice(start)) as Array<[number, string, Array<[string, string | null, number, string | null]> | null, string?]>;
 	const threads: ThreadStack[] = [];
@@ -339,13 +352,4 @@ function missingGdbMessage(stderr: string[], gdbPath = 'gdb'): string {
 	const text = stderr.join('');
 	if (/not found|No such file/.test(text)) return `${gdbPath} not found`;
 	return text.trim().split('\n').pop() || 'gdb exited during attach';
-}
-
-/** Read a small /proc file, undefined when it cannot be read. */
-export function readProc(path: string): string | undefined {
-	try {
-		return readFileSync(path, 'utf8');
-	} catch {
-		return undefined;
-	}
 }

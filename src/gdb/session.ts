@@ -6,6 +6,7 @@ import {spawn, type ChildProcess} from 'node:child_process';
 import {EventEmitter} from 'node:events';
 import {readFileSync} from 'node:fs';
 import {GdbError, GdbExitedError, GdbTimeoutError, MiParseError} from '../errors.js';
+import {deepestChild} from '../namespaces.js';
 import {parseMiLine, miString, type MiAsyncRecord, type MiResultRecord, type MiRecord} from './mi-parse.js';
 
 /** What a finished command returns: its result record and the console text gdb printed while it ran. */
@@ -219,27 +220,15 @@ export class GdbSession extends EventEmitter {
 		});
 	}
 
-	/** The gdb child of the wrapper, from /proc (the wrapper's child whose comm is not the shell's). */
+	/** The gdb child of the wrapper, from /proc: the wrapper's child that is not a forked shell, or under a prefix
+	(nsenter forks gdb and waits) the end of that child's chain of only children. */
 	findGdbPid(): number | undefined {
 		if (this.gdbPid) return this.gdbPid;
 		const wrapper = this.child.pid;
 		if (!wrapper) return undefined;
-		try {
-			for (const pid of readChildren(wrapper).trim().split(/\s+/).filter(Boolean).map(Number)) {
-				// The watcher is a forked shell; gdb (or nsenter running it) is the other child.
-				if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== readFileSync(`/proc/${wrapper}/comm`, 'utf8').trim()) {
-					// Under a prefix (nsenter forks gdb and waits) the gdb is the end of a chain of only children.
-					let gdb = pid;
-					for (let depth = 0; depth < 4; depth++) {
-						const kids = readChildren(gdb).trim().split(/\s+/).filter(Boolean).map(Number);
-						if (kids.length !== 1) break;
-						gdb = kids[0]!;
-					}
-					this.gdbPid = gdb;
-					break;
-				}
-			}
-		} catch {}
+		const shell = commOf(wrapper);
+		const child = childrenOf(wrapper).find(pid => commOf(pid) !== shell);
+		if (child !== undefined) this.gdbPid = deepestChild(child) ?? child;
 		return this.gdbPid;
 	}
 
@@ -315,6 +304,18 @@ export class GdbSession extends EventEmitter {
 	}
 }
 
-function readChildren(pid: number): string {
-	return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+function childrenOf(pid: number): number[] {
+	try {
+		return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+	} catch {
+		return [];
+	}
+}
+
+function commOf(pid: number): string {
+	try {
+		return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+	} catch {
+		return '';
+	}
 }

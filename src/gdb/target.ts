@@ -3,9 +3,9 @@
 import {readdirSync, readFileSync, readlinkSync, statSync} from 'node:fs';
 
 /** True while /proc/PID exists and the process is not a zombie. */
-export function processExists(pid: number): boolean {
+export function processExists(pid: number, root = '/proc'): boolean {
 	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		const stat = readFileSync(`${root}/${pid}/stat`, 'utf8');
 		return stateOf(stat) !== 'Z' && stateOf(stat) !== 'X';
 	} catch {
 		return false;

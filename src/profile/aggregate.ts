@@ -7,19 +7,17 @@
 //   The all-threads view divides by all thread-samples (never by samples, see py-spy #737).
 // - windows slide: a ring of the last entries; evicting one subtracts its counts. 'all' is the whole run.
 
+import type {StackState} from './idle.js';
 import {collapseUnknownRuns, frameKey, frameWhere, isUnknown, sanitize, type Frame, type Sample} from './model.js';
 
 /** What a window is: the last N milliseconds, or the whole run. */
 export type WindowSpec = number | 'all';
 
-/** How a stack is classified: idle (waiting), guest (in KVM_RUN), or running. Only 'idle' is hidden by hideIdle. */
-export type StackClass = 'idle' | 'guest' | 'running' | 'lock';
-
 export interface ProfileOptions {
 	/** Sliding windows kept, in ms. @default [10000, 60000] */
 	windowsMs?: number[];
-	/** Classifies a stack (leaf first). @default everything 'running' */
-	classify?: (frames: Frame[]) => StackClass;
+	/** Classifies a stack (leaf first); only 'idle' samples are left out by hideIdle. @default everything 'running' */
+	classify?: (frames: Frame[]) => StackState;
 	/** Series a thread-stack also counts into besides `tid:N` and `all` (e.g. `role:worker`). */
 	groupsOf?: (tid: number, name: string, frames: Frame[]) => string[];
 }
@@ -78,7 +76,7 @@ interface StackInfo {
 	ownId: number | undefined;
 	/** Distinct frame ids of the stack (for total counts). */
 	unique: Uint32Array;
-	cls: StackClass;
+	cls: StackState;
 }
 
 interface Entry {
@@ -145,7 +143,7 @@ export class Profile {
 	frames: Array<{key: string; func: string; where: string}> = [];
 	private stackIds = new Map<string, StackInfo>();
 	stacks: StackInfo[] = [];
-	private readonly classify: (frames: Frame[]) => StackClass;
+	private readonly classify: (frames: Frame[]) => StackState;
 	private readonly groupsOf: ProfileOptions['groupsOf'];
 
 	constructor(options: ProfileOptions = {}) {
