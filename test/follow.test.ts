@@ -32,12 +32,12 @@ describe('--follow', () => {
 		child.stdout!.on('data', d => (out += d));
 		child.stderr!.on('data', d => (err += d));
 		const done = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
-		expect(await waitUntil(() => tracerPid(a.pid) > 0, 10_000)).toBe(true);
+		expect(await waitUntil(() => tracerPid(a.pid) > 0, 30_000), `attached to the first target; pmptop said: ${err}`).toBe(true);
 		await new Promise(r => setTimeout(r, 1000));
 		await a.kill();
 		const b = await startTestDemo();
 		demos.push(b);
-		expect(await waitUntil(() => err.includes(`now profiling PID ${b.pid}`), 10_000)).toBe(true);
+		expect(await waitUntil(() => err.includes(`now profiling PID ${b.pid}`), 20_000), `pmptop said: ${err}`).toBe(true);
 		expect(await done).toBe(0);
 		const report = JSON.parse(out);
 		const tids = report.threads.map((t: {tid: number}) => t.tid);
@@ -46,7 +46,7 @@ describe('--follow', () => {
 		expect(report.threads.find((t: {tid: number}) => t.tid === a.pid).gone).toBe(true);
 		expect(report.threads.find((t: {tid: number}) => t.tid === b.pid).gone).toBe(false);
 		expect(tracerPid(b.pid)).toBe(0);
-	}, 40_000);
+	}, 90_000);
 });
 
 describe('untrusted strings', () => {
