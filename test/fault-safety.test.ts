@@ -53,12 +53,15 @@ describe('fault safety', () => {
 		expect(outcomes.filter(o => o === 'ok')).toHaveLength(20);
 	}, 180_000);
 
-	it('gdb killed mid-sample: the sampler notices, the target runs, a new gdb attaches', async () => {
+	it.each([
+		['all-stop', false],
+		['non-stop', true],
+	])('gdb killed mid-sample (%s): the sampler notices, the target runs, a new gdb attaches', async (_mode, nonStop) => {
 		demo = await startTestDemo(LIGHT);
 		const pid = demo.pid;
 		const statuses: SamplerStatus[] = [];
 		let samples = 0;
-		sampler = new Sampler({pid, intervalMs: 10, maxOverhead: 0, createBackend: () => new MiBackend({pid})});
+		sampler = new Sampler({pid, intervalMs: 10, maxOverhead: 0, createBackend: () => new MiBackend({pid, nonStop})});
 		sampler.on('status', s => statuses.push(s));
 		sampler.on('sample', () => samples++);
 		await sampler.start();
@@ -72,6 +75,30 @@ describe('fault safety', () => {
 			statuses.length = 0;
 		}
 		expect(sampler.status.state).toBe('sampling');
+		expect(await advances(demo)).toBe(true);
+	}, 90_000);
+
+	it('a gdb attached right after another one detached: the first one\'s wake-ups never swallow its stops', async () => {
+		// After gdb ends, its wrapper looks for a job-stopped target for 4 s and sends SIGCONT. A SIGCONT also discards
+		// pending SIGSTOPs, which by then may be a new gdb's (it waited for seconds for a stop that never came). Non-stop
+		// mode shows a lost stop at once: no resend, the sample times out.
+		demo = await startTestDemo(LIGHT);
+		const pid = demo.pid;
+		let samples = 0;
+		for (let round = 0; round < 3; round++) {
+			const backend = new MiBackend({pid, nonStop: true, sampleTimeoutMs: 2000});
+			await backend.start();
+			try {
+				const until = Date.now() + 4500;
+				while (Date.now() < until) {
+					await backend.sample();
+					samples++;
+				}
+			} finally {
+				await backend.stop();
+			}
+		}
+		expect(samples).toBeGreaterThan(30);
 		expect(await advances(demo)).toBe(true);
 	}, 90_000);
 

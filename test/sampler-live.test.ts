@@ -30,6 +30,7 @@ const vcpuFuncs = (p: Profile, name: string) => p.threads().filter(s => s.name =
 describe.each([
 	['mi commands', (pid: number) => new MiBackend({pid})],
 	['mi + python', (pid: number) => new MiBackend({pid, python: true})],
+	['mi non-stop', (pid: number) => new MiBackend({pid, nonStop: true})],
 	['batch', (pid: number) => new BatchBackend({pid})],
 ])('%s backend on the demo target', (_label, make) => {
 	it('finds every thread by name, the vCPUs\' functions, and leaves the target running', async () => {

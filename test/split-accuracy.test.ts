@@ -1,5 +1,6 @@
 // Correctness of sampling: the demo target's known 70/30 split of vCPU time, measured after 1,000 samples by each
-// frame reader of the persistent backend, within 3 percentage points; and each thread's busy share.
+// sampling mode of the persistent backend (all-stop with either frame reader, non-stop), within 3 percentage
+// points; and each thread's busy share.
 import {afterEach, describe, expect, it} from 'vitest';
 import {MiBackend} from '../src/gdb/mi-backend.js';
 import {Analysis} from '../src/profile/analysis.js';
@@ -13,16 +14,17 @@ afterEach(async () => {
 });
 
 describe.each([
-	['-stack-list-frames (default)', false],
-	['python walker (--python)', true],
-])('1,000 samples with the %s', (_label, python) => {
+	['-stack-list-frames (default)', {}],
+	['python walker (--python)', {python: true}],
+	['non-stop mode (--non-stop)', {nonStop: true}],
+])('1,000 samples with the %s', (_label, mode) => {
 	it('measure the 70/30 split within 3 pp; vCPUs ~100% busy, call_rcu ~0%', async () => {
 		// Phases of tens of ms: a signal reaches a spinning thread at its next tick, which would favour the longer phase
 		// of short ones (10 ms rounds measured 74/26).
 		demo = await startTestDemo(['--file-size', '1M', '--round-ms', '50']);
 		const pid = demo.pid;
 		const analysis = new Analysis();
-		const sampler = new Sampler({pid, intervalMs: 20, maxOverhead: 0, createBackend: () => new MiBackend({pid, python})});
+		const sampler = new Sampler({pid, intervalMs: 20, maxOverhead: 0, createBackend: () => new MiBackend({pid, ...mode})});
 		sampler.on('sample', s => analysis.ingest(s));
 		await sampler.start();
 		await waitUntil(() => analysis.profile.samples >= 1000, 170_000, 200);

@@ -6,9 +6,9 @@
 // other threads (all-stop), and `handle SIGSTOP stop print nopass` makes it swallow the signal on continue. If gdb
 // dies at any moment the worst leftover is a job-stopped target, which the wrapper's SIGCONT (session.ts) cures.
 
-import {readlinkSync} from 'node:fs';
+import {readFileSync, readlinkSync} from 'node:fs';
 import {performance} from 'node:perf_hooks';
-import {AttachError, GdbError, GdbExitedError, ProfilerError, TargetExitedError} from '../errors.js';
+import {AttachError, GdbError, GdbExitedError, GdbTimeoutError, ProfilerError, TargetExitedError} from '../errors.js';
 
 export {TargetExitedError};
 import type {Frame, Sample, SampleError, ThreadStack} from '../profile/model.js';
@@ -16,7 +16,7 @@ import type {Backend, BackendEvents} from '../sampler.js';
 import {miList, miString, type MiAsyncRecord, type MiTuple, type MiValue} from './mi-parse.js';
 import {PYTHON_COMMAND, PYTHON_SOURCE} from './python-sampler.js';
 import {GdbSession} from './session.js';
-import {continueTarget, continueTargetRepeatedly, describeAttachFailure, processExists} from './target.js';
+import {continueTarget, continueTargetRepeatedly, describeAttachFailure, processExists, threadStates} from './target.js';
 
 export interface MiBackendOptions {
 	pid: number;
@@ -33,6 +33,11 @@ export interface MiBackendOptions {
 	attachPid?: number;
 	/** Map a thread id as gdb reports it (namespace-local under nsenter) to the host TID. */
 	mapTid?: (tid: number) => number;
+	/**
+	gdb's non-stop mode: each sample stops, reads and resumes one thread at a time (gdb stops a thread with a
+	SIGSTOP of its own, never SIGINT), so the other threads run on; the threads are not caught at the same instant.
+	*/
+	nonStop?: boolean;
 }
 
 type State = 'new' | 'attaching' | 'running' | 'sampling' | 'detaching' | 'closed';
@@ -46,6 +51,11 @@ export class MiBackend implements Backend {
 	private exe = '';
 	private targetExited = false;
 	private events: BackendEvents | undefined;
+	// gdb's thread list ({id, LWP, name}), asked for again only after gdb reports a thread created or exited.
+	private threadList: ThreadEntry[] | undefined;
+	// Non-stop: who waits for which thread's *stopped, and the thread being read now.
+	private readonly stopWaiters = new Map<string, (r: MiAsyncRecord) => void>();
+	private reading: string | undefined;
 	readonly maxDepth: number;
 	readonly sampleTimeoutMs: number;
 
@@ -80,6 +90,7 @@ export class MiBackend implements Backend {
 		session.on('exec', (r: MiAsyncRecord) => this.onExec(r));
 		session.on('notify', (r: MiAsyncRecord) => {
 			if (r.asyncClass === 'thread-group-exited') this.onTargetExit();
+			if (r.asyncClass === 'thread-created' || r.asyncClass === 'thread-exited') this.threadList = undefined;
 		});
 		session.on('exit', () => {
 			if (this.state !== 'detaching' && this.state !== 'closed') {
@@ -89,6 +100,10 @@ export class MiBackend implements Backend {
 			}
 		});
 		try {
+			if (this.options.nonStop) {
+				await session.command('-gdb-set mi-async on');
+				await session.command('-gdb-set non-stop on');
+			}
 			// Symbols of the executable load before the target is stopped: a shorter first stop.
 			const attachPid = this.options.attachPid ?? pid;
 			if (this.exe) await session.command(`-file-exec-and-symbols ${quote(`/proc/${attachPid}/exe`)}`, 60_000).catch(() => {});
@@ -102,8 +117,8 @@ export class MiBackend implements Backend {
 			// Every signal the target gets passes straight through: a VM's SIGTERM, QEMU's SIGUSR1 vCPU kicks...
 			await this.console('handle all nostop noprint pass');
 			await this.console('handle SIGINT nostop noprint pass');
-			// ...except our own stop signal, which gdb keeps.
-			await this.console('handle SIGSTOP stop print nopass');
+			// ...except our own stop signal, which gdb keeps (non-stop: gdb's own interrupts are the only stops).
+			await this.console(this.options.nonStop ? 'handle SIGSTOP nostop noprint nopass' : 'handle SIGSTOP stop print nopass');
 			await session.command('-gdb-set print frame-arguments none');
 			await session.command('-gdb-set print entry-values no').catch(() => {});
 			if (this.options.python) {
@@ -111,7 +126,13 @@ export class MiBackend implements Backend {
 				this.python = await this.console(`python exec(__import__('base64').b64decode('${encoded}').decode())`)
 					.then(() => true, () => false);
 			}
-			await session.command('-exec-continue');
+			if (this.options.nonStop) {
+				// Attaching stops every thread, one report each: let them all arrive before resuming them all.
+				await this.waitAllStopped(10_000);
+				await session.command('-exec-continue --all');
+			} else {
+				await session.command('-exec-continue');
+			}
 			this.state = 'running';
 		} catch (error) {
 			await this.close();
@@ -129,42 +150,18 @@ export class MiBackend implements Backend {
 		const atMs = Date.now();
 		const t0 = performance.now();
 		try {
-			const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', this.sampleTimeoutMs);
-			try {
-				process.kill(pid, 'SIGSTOP');
-			} catch {
-				stopped.catch(() => {});
-				this.targetExited = true;
-				throw new TargetExitedError(`process ${pid} has exited`);
-			}
-			// gdb stops threads with SIGSTOP itself and may take ours for one of its own and swallow it (seen: no
-			// *stopped for seconds under load). Send it again every 250 ms until gdb reports the stop; an extra stop
-			// that arrives later is resumed at once (onExec).
-			const resend = setInterval(() => {
-				try {
-					process.kill(pid, 'SIGSTOP');
-				} catch {}
-			}, 250);
-			let stop: MiAsyncRecord;
-			try {
-				stop = await stopped;
-			} finally {
-				clearInterval(resend);
-			}
-			const reason = miString(stop.results, 'reason') ?? '';
-			if (reason.startsWith('exited')) {
-				this.targetExited = true;
-				throw new TargetExitedError(`process ${pid} has exited`);
-			}
-			const deadline = t0 + this.sampleTimeoutMs;
-			const decode = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
-			await session.command('-exec-continue', remaining(deadline));
-			const stopMs = performance.now() - t0;
+			const {stopMs, decode} = this.options.nonStop ? await this.stopEachThread(t0) : await this.stopAll(t0);
 			this.state = 'running';
 			// The target runs again: now the answers become frames.
 			const read = decode();
 			const mapTid = this.options.mapTid;
-			const threads = mapTid ? read.threads.map(t => ({...t, tid: mapTid(t.tid)})) : read.threads;
+			const mapped = mapTid ? read.threads.map(t => ({...t, tid: mapTid(t.tid)})) : read.threads;
+			// Names as they are now (a thread names itself after gdb first listed it), read from /proc while the
+			// target runs; gdb's name when the thread is gone.
+			const threads = mapped.map(t => {
+				const name = currentName(pid, t.tid);
+				return name === undefined || name === t.name ? t : {...t, name};
+			});
 			const errors = mapTid ? read.errors.map(e => (e.tid === undefined ? e : {...e, tid: mapTid(e.tid)})) : read.errors;
 			return {atMs, stopMs, threads, errors};
 		} catch (error) {
@@ -177,6 +174,128 @@ export class MiBackend implements Backend {
 			await this.abandon();
 			throw error;
 		}
+	}
+
+	/** All-stop: stop the whole target with our SIGSTOP, read every thread, continue. */
+	private async stopAll(t0: number): Promise<{stopMs: number; decode: () => Decoded}> {
+		const session = this.session!;
+		const {pid} = this.options;
+		const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', this.sampleTimeoutMs);
+		try {
+			process.kill(pid, 'SIGSTOP');
+		} catch {
+			stopped.catch(() => {});
+			this.targetExited = true;
+			throw new TargetExitedError(`process ${pid} has exited`);
+		}
+		// gdb stops threads with SIGSTOP itself and may take ours for one of its own and swallow it, letting the
+		// thread run on (seen here in about 1 sample of 100). While no thread is in a tracing stop, send it again
+		// every 250 ms, and count the target's stop from the signal that worked: it ran until then. A stop in
+		// progress (some thread stopped, gdb slow to stop the rest) is waited for, not doubled. An extra stop that
+		// arrives later anyway is resumed at once (onExec).
+		let stopFrom = t0;
+		const resend = setInterval(() => {
+			if ([...threadStates(pid).values()].includes('t')) return;
+			try {
+				process.kill(pid, 'SIGSTOP');
+				stopFrom = performance.now();
+			} catch {}
+		}, 250);
+		let stop: MiAsyncRecord;
+		try {
+			stop = await stopped;
+		} finally {
+			clearInterval(resend);
+		}
+		if ((miString(stop.results, 'reason') ?? '').startsWith('exited')) {
+			this.targetExited = true;
+			throw new TargetExitedError(`process ${pid} has exited`);
+		}
+		const deadline = t0 + this.sampleTimeoutMs;
+		const decode = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
+		await session.command('-exec-continue', remaining(deadline));
+		return {stopMs: performance.now() - stopFrom, decode};
+	}
+
+	/**
+	Non-stop: for each thread in turn, interrupt it (gdb sends that one thread a SIGSTOP), read its frames and resume
+	it; the others run meanwhile. The frame request, the resume and the next thread's interrupt go to gdb together,
+	so each thread costs one round trip. The stop reported is the longest any one thread was held.
+	*/
+	private async stopEachThread(t0: number): Promise<{stopMs: number; decode: () => Decoded}> {
+		const session = this.session!;
+		const deadline = t0 + this.sampleTimeoutMs;
+		const list = await this.listThreads(deadline);
+		const answers: Answer[] = [];
+		let longest = 0;
+		let next = list.length > 0 ? this.interruptThread(list[0]!.id, deadline) : undefined;
+		let sentAt = performance.now();
+		for (let i = 0; i < list.length; i++) {
+			const {id, tid, name} = list[i]!;
+			const stop = await next!;
+			const heldFrom = sentAt;
+			const interruptNext = () => {
+				if (i + 1 >= list.length) return;
+				next = this.interruptThread(list[i + 1]!.id, deadline);
+				// Awaited in the next round; a failure meanwhile must not count as unhandled.
+				next.catch(() => {});
+				sentAt = performance.now();
+			};
+			// The thread exited since the list was made.
+			if (!stop) {
+				interruptNext();
+				continue;
+			}
+			if ((miString(stop.results, 'reason') ?? '').startsWith('exited')) {
+				this.targetExited = true;
+				throw new TargetExitedError(`process ${this.options.pid} has exited`);
+			}
+			this.reading = id;
+			try {
+				const frames = this.framesOf(id, tid, name, deadline);
+				const resumed = session.command(`-exec-continue --thread ${id}`, remaining(deadline));
+				resumed.catch(() => {});
+				interruptNext();
+				answers.push(await frames);
+				await resumed;
+			} finally {
+				this.reading = undefined;
+			}
+			longest = Math.max(longest, performance.now() - heldFrom);
+		}
+		return {stopMs: longest, decode: () => decodeAnswers(answers, this.exe)};
+	}
+
+	/** Non-stop: ask gdb to stop one thread; its *stopped record, or undefined when gdb knows no such thread now. */
+	private interruptThread(id: string, deadline: number): Promise<MiAsyncRecord | undefined> {
+		return new Promise((resolve, reject) => {
+			const ms = remaining(deadline);
+			const timer = setTimeout(() => {
+				this.stopWaiters.delete(id);
+				reject(new GdbTimeoutError(`the stop of thread ${id}`, ms));
+			}, ms);
+			this.stopWaiters.set(id, r => {
+				clearTimeout(timer);
+				resolve(r);
+			});
+			this.session!.command(`-exec-interrupt --thread ${id}`, ms).catch((error: unknown) => {
+				this.stopWaiters.delete(id);
+				clearTimeout(timer);
+				if (error instanceof GdbError) resolve(undefined);
+				else reject(error);
+			});
+		});
+	}
+
+	/** Wait until gdb lists every thread as stopped (non-stop attach and detach). */
+	private async waitAllStopped(timeoutMs: number): Promise<void> {
+		const until = performance.now() + timeoutMs;
+		while (performance.now() < until) {
+			const info = await this.session!.command('-thread-info', remaining(until));
+			if (miList(info.record.results, 'threads').every(t => miString(t, 'state') === 'stopped')) return;
+			await sleep(10);
+		}
+		throw new GdbTimeoutError('-thread-info (all threads stopped)', timeoutMs);
 	}
 
 	/** Detach cleanly and let the target run on. Safe to call at any time, more than once. */
@@ -194,10 +313,15 @@ export class MiBackend implements Backend {
 		this.state = 'detaching';
 		if (!session.isExited && !this.targetExited) {
 			try {
-				// Stop first so detach never races a running all-stop target, then detach and exit.
-				const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', 2000);
-				process.kill(pid, 'SIGSTOP');
-				await stopped;
+				// Stop first so detach never races a running target, then detach and exit.
+				if (this.options.nonStop) {
+					await session.command('-exec-interrupt --all', 2000);
+					await this.waitAllStopped(2000);
+				} else {
+					const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', 2000);
+					process.kill(pid, 'SIGSTOP');
+					await stopped;
+				}
 				await session.command('-target-detach', 3000);
 			} catch {}
 		}
@@ -236,6 +360,22 @@ export class MiBackend implements Backend {
 		const reason = miString(r.results, 'reason') ?? '';
 		if (reason.startsWith('exited')) {
 			this.onTargetExit();
+			// Non-stop: nobody waits for a thread of a process that is gone.
+			for (const resolve of this.stopWaiters.values()) resolve(r);
+			this.stopWaiters.clear();
+			return;
+		}
+		if (this.options.nonStop) {
+			const id = miString(r.results, 'thread-id');
+			if (id === undefined) return;
+			const waiter = this.stopWaiters.get(id);
+			if (waiter) {
+				this.stopWaiters.delete(id);
+				waiter(r);
+			} else if ((this.state === 'running' || this.state === 'sampling') && id !== this.reading) {
+				// A thread stopped without being asked: let it run.
+				this.session?.command(`-exec-continue --thread ${id}`).catch(() => {});
+			}
 			return;
 		}
 		// A stop we did not ask for (should not happen with `handle all nostop`): resume at once.
@@ -263,30 +403,61 @@ export class MiBackend implements Backend {
 	}
 
 	private async readMi(deadline: number): Promise<() => Decoded> {
-		const session = this.session!;
-		const info = await session.command('-thread-info', remaining(deadline));
 		// All threads' stack requests go out at once: gdb answers them in order, without a round trip each.
-		const answers = await Promise.all(miList(info.record.results, 'threads').map(async t => {
-			const tid = lwpOf(miString(t, 'target-id') ?? '');
-			const name = miString(t, 'name') ?? '';
-			try {
-				const r = await session.command(`-stack-list-frames --thread ${miString(t, 'id')} 0 ${this.maxDepth - 1}`, remaining(deadline));
-				return {tid, name, stack: miList(r.record.results, 'stack')};
-			} catch (error) {
-				if (!(error instanceof GdbError)) throw error;
-				return {tid, name, error: error.msg};
-			}
-		}));
-		return () => {
-			const threads: ThreadStack[] = [];
-			const errors: SampleError[] = [];
-			for (const a of answers) {
-				if (a.stack) threads.push({tid: a.tid, name: a.name, frames: a.stack.map(f => miFrame(f, this.exe))});
-				else errors.push({tid: a.tid, message: a.error ?? 'no frames'});
-			}
-			return {threads, errors};
-		};
+		const threads = await this.listThreads(deadline);
+		const answers = await Promise.all(threads.map(({id, tid, name}) => this.framesOf(id, tid, name, deadline)));
+		return () => decodeAnswers(answers, this.exe);
 	}
+
+	/**
+	gdb's thread list. It costs a round trip and, in gdb, a /proc read and a frame per thread: it is asked for only
+	when a thread came or went since the last time (gdb's notifications say so).
+	*/
+	private async listThreads(deadline: number): Promise<ThreadEntry[]> {
+		if (!this.threadList) {
+			const info = await this.session!.command('-thread-info', remaining(deadline));
+			this.threadList = miList(info.record.results, 'threads').map(t => ({
+				id: miString(t, 'id') ?? '',
+				tid: lwpOf(miString(t, 'target-id') ?? ''),
+				name: miString(t, 'name') ?? '',
+			}));
+		}
+		return this.threadList;
+	}
+
+	/** One thread's raw frames (decoded later), or gdb's error for it. */
+	private async framesOf(id: string, tid: number, name: string, deadline: number): Promise<Answer> {
+		try {
+			const r = await this.session!.command(`-stack-list-frames --thread ${id} 0 ${this.maxDepth - 1}`, remaining(deadline));
+			return {tid, name, stack: miList(r.record.results, 'stack')};
+		} catch (error) {
+			if (!(error instanceof GdbError)) throw error;
+			return {tid, name, error: error.msg};
+		}
+	}
+}
+
+interface ThreadEntry {
+	id: string;
+	tid: number;
+	name: string;
+}
+
+interface Answer {
+	tid: number;
+	name: string;
+	stack?: MiValue[];
+	error?: string;
+}
+
+function decodeAnswers(answers: Answer[], exe: string): Decoded {
+	const threads: ThreadStack[] = [];
+	const errors: SampleError[] = [];
+	for (const a of answers) {
+		if (a.stack) threads.push({tid: a.tid, name: a.name, frames: a.stack.map(f => miFrame(f, exe))});
+		else errors.push({tid: a.tid, message: a.error ?? 'no frames'});
+	}
+	return {threads, errors};
 }
 
 type Decoded = {threads: ThreadStack[]; errors: SampleError[]};
@@ -328,6 +499,15 @@ export function miFrame(value: MiValue, exe: string): Frame {
 function normalizeFrame(frame: Frame, exe: string): Frame {
 	if (frame.func === '??' && !frame.lib && !frame.file && exe) return {...frame, lib: exe};
 	return frame;
+}
+
+/** A thread's name (comm) now, or undefined when it cannot be read (gone, or in another mount namespace). */
+function currentName(pid: number, tid: number): string | undefined {
+	try {
+		return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').replace(/\n$/, '');
+	} catch {
+		return undefined;
+	}
 }
 
 /** The LWP (kernel TID) in a gdb target-id: `Thread 0x7f.. (LWP 17455)` or `LWP 17455`. */

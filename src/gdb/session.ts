@@ -59,9 +59,12 @@ const WRAPPER = [
 	'wait "$gdb"; st=$?',
 	'kill -KILL "$watcher" "$reader"',
 	// A thread that was in a signal-stop for SIGSTOP when gdb died delivers that signal after the kernel detaches
-	// it, possibly after a first SIGCONT: send it again for a while (SIGCONT is harmless to a running process).
+	// it, possibly after a first SIGCONT: look again for a while and wake the target whenever a thread of it is
+	// job-stopped (T). Only then: a SIGCONT also discards SIGSTOPs still pending, and those may be the stops of
+	// the next gdb attached meanwhile (seen: a restarted gdb waiting for seconds for a stop that never came).
 	// In the background, with no pipe of pmptop's, so that the wrapper exits now and pmptop learns of gdb's end.
-	'if [ "$PMPTOP_CONT_PID" -gt 0 ]; then ( for d in 0 0.02 0.03 0.05 0.05 0.05 0.1 0.1 0.1 0.2 0.3 0.5 0.5 1 1; do sleep $d; kill -CONT "$PMPTOP_CONT_PID" || break; done ) </dev/null >/dev/null 2>&1 & fi',
+	'stopped() { for f in /proc/"$PMPTOP_CONT_PID"/task/*/stat; do read -r l < "$f" || continue; s=${l##*\') \'}; [ "${s%% *}" = T ] && return 0; done; return 1; }',
+	'if [ "$PMPTOP_CONT_PID" -gt 0 ]; then kill -CONT "$PMPTOP_CONT_PID"; ( for d in 0.02 0.03 0.05 0.05 0.05 0.1 0.1 0.1 0.2 0.3 0.5 0.5 1 1; do sleep $d; [ -d /proc/"$PMPTOP_CONT_PID" ] || break; if stopped; then kill -CONT "$PMPTOP_CONT_PID"; fi; done ) </dev/null >/dev/null 2>&1 & fi',
 	'exit $st',
 ].join('\n');
 

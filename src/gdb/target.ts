@@ -26,12 +26,22 @@ export function continueTarget(pid: number): void {
 }
 
 /**
-SIGCONT now and a few more times over the next seconds: a thread that sat in a SIGSTOP signal-stop when its
-gdb died delivers that stop after the kernel detaches it, which may be after the first SIGCONT.
+SIGCONT now, and again over the next seconds whenever a thread is job-stopped: a thread that sat in a SIGSTOP
+signal-stop when its gdb died delivers that stop after the kernel detaches it, which may be after the first
+SIGCONT. Only when stopped: a SIGCONT discards pending SIGSTOPs, and those may belong to the next gdb by then.
 */
 export function continueTargetRepeatedly(pid: number): void {
 	continueTarget(pid);
-	for (const ms of [20, 50, 100, 150, 200, 300, 500, 800, 1300, 2000, 3000, 4000]) setTimeout(() => continueTarget(pid), ms).unref();
+	for (const ms of [20, 50, 100, 150, 200, 300, 500, 800, 1300, 2000, 3000, 4000]) {
+		setTimeout(() => {
+			if (jobStopped(pid)) continueTarget(pid);
+		}, ms).unref();
+	}
+}
+
+/** True when a thread of the process is job-stopped (state T: stopped by a signal, no tracer holding it). */
+export function jobStopped(pid: number): boolean {
+	return [...threadStates(pid).values()].includes('T');
 }
 
 /** Each thread's state letter, from /proc/PID/task/TID/stat. */
