@@ -18,6 +18,10 @@ export interface Config {
 	sampleTimeoutMs: number;
 	/** Arguments passed to the demo target. */
 	demoArgs: string[];
+	/** `--demo vm`: the real QEMU 9p VM of demo/vm/ instead of the demo target. */
+	demoVm?: {msize?: number; namedThreads: boolean};
+	/** gdb's non-stop mode: one thread stopped at a time instead of all at once. */
+	nonStop: boolean;
 	headless: boolean;
 	/** Print the running QEMU processes and exit. */
 	list: boolean;
@@ -41,6 +45,11 @@ export interface Config {
 export interface Flags {
 	pid?: number;
 	demo?: boolean;
+	/** The word after --demo: `vm` for the real VM. */
+	demoKind?: string;
+	msize?: number;
+	namedThreads?: boolean;
+	nonStop?: boolean;
 	interval?: number;
 	top?: number;
 	backend?: string;
@@ -102,6 +111,13 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > 1000) throw new ConfigError(`--max-depth must be from 1 to 1000 (got ${flags.maxDepth})`);
 	const sampleTimeoutMs = flags.sampleTimeout ?? 5000;
 	if (!Number.isFinite(sampleTimeoutMs) || sampleTimeoutMs < 50) throw new ConfigError(`--sample-timeout must be at least 50 ms (got ${flags.sampleTimeout})`);
+	if (flags.demoKind !== undefined && (!flags.demo || flags.demoKind !== 'vm')) throw new ConfigError(`unexpected argument "${flags.demoKind}"`);
+	const vm = flags.demo === true && flags.demoKind === 'vm';
+	if ((flags.msize !== undefined || flags.namedThreads) && !vm) throw new ConfigError('--msize and --named-threads shape the demo VM: use them with --demo vm');
+	if (vm && (flags.vcpus !== undefined || flags.workers !== undefined || flags.unnamed)) throw new ConfigError('--vcpus, --workers and --unnamed shape the demo target, not the demo VM (--msize, --named-threads)');
+	if (flags.msize !== undefined && (!Number.isInteger(flags.msize) || flags.msize < 512)) throw new ConfigError(`--msize must be a whole number of bytes, at least 512 (got ${flags.msize})`);
+	if (flags.nonStop && flags.backend === 'batch') throw new ConfigError('--non-stop works with the mi backend only');
+	if (flags.nonStop && flags.python) throw new ConfigError('--non-stop reads one thread at a time: not with --python');
 	const demoArgs: string[] = [];
 	if (flags.vcpus !== undefined) demoArgs.push('--vcpus', String(flags.vcpus));
 	if (flags.workers !== undefined) demoArgs.push('--workers', String(flags.workers));
@@ -119,6 +135,8 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 		python: flags.python ?? false,
 		sampleTimeoutMs,
 		demoArgs,
+		demoVm: vm ? {msize: flags.msize, namedThreads: flags.namedThreads ?? false} : undefined,
+		nonStop: flags.nonStop ?? false,
 		headless: flags.duration !== undefined || !stdoutIsTty,
 		maxOverhead: (flags.maxOverhead ?? 5) / 100,
 		list: flags.list ?? false,

@@ -76,3 +76,48 @@ export function startDemo(args: string[] = [], timeoutMs = 10_000): Promise<Demo
 		child.stderr!.resume();
 	});
 }
+
+/** What `pmptop --demo vm` passes on to demo/vm/vm.mjs. */
+export interface VmDemoOptions {
+	/** 9p msize the guest mounts with (vm.mjs default: 8192, the slow case). */
+	msize?: number;
+	/** `-name ...,debug-threads=on`: QEMU names its threads (default off, as on NixOS). */
+	namedThreads?: boolean;
+}
+
+/**
+Start the real QEMU 9p VM of demo/vm/vm.mjs (prepared and cached on first use: packages, kernel, initramfs,
+tree) and resolve once the guest copies the shared tree. vm.mjs reports its progress on stderr, which is ours:
+the first run takes a minute or more. `kill()` stops the VM through vm.mjs.
+*/
+export function startVmDemo(options: VmDemoOptions = {}, timeoutS = 300): Promise<DemoProcess> {
+	const script = join(repoRoot(), 'demo', 'vm', 'vm.mjs');
+	const args = [script, 'start', '--background', '--json', '--wait', 'copy', '--timeout', String(timeoutS)];
+	if (options.msize !== undefined) args.push('--msize', String(options.msize));
+	if (options.namedThreads) args.push('--named-threads');
+	return new Promise((resolve, reject) => {
+		const child = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'inherit']});
+		let out = '';
+		child.stdout!.setEncoding('utf8');
+		child.stdout!.on('data', (chunk: string) => (out += chunk));
+		child.on('error', error => reject(new ProfilerError(`cannot run ${script}: ${error.message}`)));
+		child.on('close', code => {
+			let info: {pid?: number} | undefined;
+			try {
+				info = JSON.parse(out.trim().split('\n').pop() ?? '') as {pid?: number};
+			} catch {}
+			// vm.mjs has said why on stderr already.
+			if (code !== 0 || !info?.pid) return reject(new ProfilerError(`the demo VM did not start (demo/vm/vm.mjs exited ${code})`));
+			const pid = info.pid;
+			resolve({
+				pid,
+				child,
+				kill: () => new Promise<void>(done => {
+					const stop = spawn(process.execPath, [script, 'stop', String(pid)], {stdio: 'ignore'});
+					stop.on('error', () => done());
+					stop.on('close', () => done());
+				}),
+			});
+		});
+	});
+}

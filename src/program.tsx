@@ -10,7 +10,7 @@ import {IoPanel} from '../components/IoPanel.js';
 import {Store, windowLabel} from './app/store.js';
 import {StopStats} from './app/stats.js';
 import {ConfigError, toConfig, type Config} from './config.js';
-import {startDemo, type DemoProcess} from './demo.js';
+import {startDemo, startVmDemo, type DemoProcess} from './demo.js';
 import {ProfilerError} from './errors.js';
 import {buildReport, reportToJson, reportToText, type Report} from './export/report.js';
 import {renderSnapshot} from './export/snapshot.js';
@@ -34,6 +34,7 @@ const cli = meow(`
 	  $ pmptop [options]               find the running QEMU process (a picker when there are several)
 	  $ pmptop --pid PID [options]     profile a running process (a QEMU VM first of all)
 	  $ pmptop --demo [options]        profile the bundled demo target (built with gcc on first use)
+	  $ pmptop --demo vm [options]     boot the real QEMU 9p VM of demo/vm/ (cached after the first run) and profile it
 	  $ pmptop --replay FILE           play a recording made with --record, without gdb or the target
 
 	Options
@@ -56,7 +57,10 @@ const cli = meow(`
 	  --sample-timeout MS  a sample stopped longer than this is abandoned, gdb restarted (default 5000)
 	  --gdb PATH           gdb executable (default: gdb on PATH)
 	  --python             read all frames with one gdb Python command instead of -stack-list-frames per thread
+	  --non-stop           gdb's non-stop mode: stop and read one thread at a time (shorter stalls, threads not
+	                       captured at the same instant)
 	  --vcpus N, --workers N, --unnamed   demo target shape (with --demo)
+	  --msize N, --named-threads          demo VM shape (with --demo vm): 9p msize (default 8192), QEMU thread names
 
 	Without a terminal on stdout pmptop runs headless (10 s unless --duration is given).
 	Keys: press ? in the live screen.
@@ -86,11 +90,14 @@ const cli = meow(`
 		vcpus: {type: 'number'},
 		workers: {type: 'number'},
 		unnamed: {type: 'boolean'},
+		msize: {type: 'number'},
+		namedThreads: {type: 'boolean'},
+		nonStop: {type: 'boolean'},
 	},
 	allowUnknownFlags: true,
 });
 
-const KNOWN_FLAGS = new Set(['list', 'match', 'nsenter', 'follow', 'maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'help', 'version']);
+const KNOWN_FLAGS = new Set(['list', 'match', 'nsenter', 'follow', 'maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'msize', 'namedThreads', 'nonStop', 'help', 'version']);
 
 // SIGINT, SIGTERM and SIGHUP are caught from the first moment, so that one arriving while gdb attaches still
 // leads through a clean detach (headless: an early end with the report; live: quit).
@@ -123,7 +130,7 @@ function onPath(command: string): boolean {
 function createBackend(config: Config, pid: number): Backend {
 	if (config.backend === 'batch') return new BatchBackend({pid, gdbPath: config.gdb});
 	const nsenter = config.nsenter ? nsenterOptions(pid) : {};
-	return new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, python: config.python, ...nsenter});
+	return new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, python: config.python, nonStop: config.nonStop, ...nsenter});
 }
 
 /** gdb inside the target's namespaces: a prefix, the PID it has there, and its thread ids mapped back to ours. */
@@ -199,7 +206,7 @@ async function prepare(config: Config): Promise<Run> {
 	let demo: DemoProcess | undefined;
 	if (config.demo) {
 		try {
-			demo = await startDemo(config.demoArgs);
+			demo = config.demoVm ? await startVmDemo(config.demoVm) : await startDemo(config.demoArgs);
 		} catch (error) {
 			fail(error instanceof Error ? error.message : String(error), 1);
 		}
@@ -216,27 +223,31 @@ async function prepare(config: Config): Promise<Run> {
 	let recorder: Recorder | undefined;
 	if (config.record) {
 		try {
-			recorder = new Recorder(config.record, {type: 'meta', version: 1, pid, command, backend: config.backend, intervalMs: config.intervalMs, startedAtMs: Date.now(), shares: io.shares});
+			recorder = new Recorder(config.record, {type: 'meta', version: 1, pid, command, backend: config.backend === 'mi' && config.nonStop ? 'mi non-stop' : config.backend, intervalMs: config.intervalMs, startedAtMs: Date.now(), shares: io.shares});
 		} catch (error) {
 			await demo?.kill();
 			fail(error instanceof Error ? error.message : String(error), 1);
 		}
 	}
-	const notes = [...(demo ? ['demo target: pmptop started it and stops it on quit'] : []), ...targetNotes(pid, {nsenter: config.nsenter, demo: demo !== undefined})];
-	return {config, pid, command, backendName: config.backend, source, analysis, io, recorder, demo, replay: false, notes, ioNow: Date.now};
+	const demoNote = config.demoVm ? `demo VM (msize ${config.demoVm.msize ?? 8192}): pmptop started it and stops it on quit` : 'demo target: pmptop started it and stops it on quit';
+	const notes = [...(demo ? [demoNote] : []), ...targetNotes(pid, {nsenter: config.nsenter, demo: demo !== undefined})];
+	const backendName = config.backend === 'mi' && config.nonStop ? 'mi non-stop' : config.backend;
+	if (config.nonStop) notes.push('non-stop: one thread stopped at a time; the stop shown is the longest any thread was held');
+	return {config, pid, command, backendName, source, analysis, io, recorder, demo, replay: false, notes, ioNow: Date.now};
 }
 
 async function main(): Promise<void> {
 	let config: Config;
 	try {
-		config = toConfig(cli.flags, process.stdout.isTTY === true);
+		config = toConfig({...cli.flags, demoKind: cli.flags.demo ? cli.input[0] : undefined}, process.stdout.isTTY === true);
 	} catch (error) {
 		if (error instanceof ConfigError) fail(`${error.message} (see pmptop --help)`);
 		throw error;
 	}
 	const unknown = Object.keys(cli.unnormalizedFlags).find(name => !KNOWN_FLAGS.has(name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())));
 	if (unknown) fail(`unknown flag --${unknown} (see pmptop --help)`);
-	if (cli.input.length > 0) fail(`unexpected argument "${cli.input[0]}" (see pmptop --help)`);
+	const extra = cli.input.slice(config.demoVm ? 1 : 0);
+	if (extra.length > 0) fail(`unexpected argument "${extra[0]}" (see pmptop --help)`);
 
 	if (config.list) {
 		process.stdout.write(formatQemuList(listQemuProcesses()) + '\n');

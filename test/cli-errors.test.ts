@@ -42,6 +42,14 @@ describe('pmptop bad input', () => {
 		expectOneLineError(run(['--match', 'no-such-vm-for-pmptop-tests']), /no QEMU process (found|matches "no-such-vm-for-pmptop-tests")/);
 		expectOneLineError(run(['--pid', '1', '--demo']), /exclude each other/);
 		expectOneLineError(run(['--pid', '1', '--frobnicate']), /frobnicate|Unknown flag/i);
+		expectOneLineError(run(['--demo', 'vmm']), /unexpected argument "vmm"/);
+		expectOneLineError(run(['--pid', '1', 'vm']), /unexpected argument "vm"/);
+		expectOneLineError(run(['--demo', 'vm', 'extra']), /unexpected argument "extra"/);
+		expectOneLineError(run(['--demo', '--msize', '8192']), /--msize and --named-threads shape the demo VM/);
+		expectOneLineError(run(['--demo', 'vm', '--msize', '100']), /--msize must be a whole number of bytes, at least 512/);
+		expectOneLineError(run(['--demo', 'vm', '--vcpus', '4']), /shape the demo target, not the demo VM/);
+		expectOneLineError(run(['--pid', '1', '--non-stop', '--backend', 'batch']), /--non-stop works with the mi backend only/);
+		expectOneLineError(run(['--pid', '1', '--non-stop', '--python']), /not with --python/);
 	});
 
 	it('gdb missing from PATH', () => {

@@ -10,7 +10,7 @@
 //   node demo/vm/vm.mjs --kill PID                the same as `stop PID`
 //
 // Options
-//   --cache DIR          where everything is kept (default: demo/vm/cache/ next to this script)
+//   --cache DIR          where everything is kept (default: $PMPTOP_VM_CACHE, else demo/vm/cache/ next to this script)
 //   --msize N            9p msize the guest mounts with (default 8192: the slow case; 512000 is virtio's max)
 //   --once               copy the tree once, then power off (same as --copies 1)
 //   --copies N           copy N times, then power off; 0 = no limit (default 0)
@@ -456,7 +456,7 @@ function lastMarker(consolePath) {
 // Commands
 
 function resolveOptions(values) {
-	const cache = resolve(values.cache ?? join(here, 'cache'));
+	const cache = resolve(values.cache ?? (process.env.PMPTOP_VM_CACHE || join(here, 'cache')));
 	const copies = values.once ? 1 : values.copies === undefined ? 0 : positiveInt(values.copies, 'copies', 0);
 	const accel = values.accel ?? 'auto';
 	if (!['auto', 'kvm', 'tcg'].includes(accel)) fail(`--accel wants auto, kvm or tcg, got ${accel}`);
@@ -528,7 +528,7 @@ async function start(opts) {
 		accel, msize: opts.msize, copies: opts.copies, seconds: opts.copySeconds, namedThreads: opts.namedThreads, kernel: prep.kernel.version,
 		tree: prep.tree, files: opts.files, bytes: opts.bytes, argv,
 	});
-	const stopHint = pid => `stop it with: node ${scriptPath} stop ${pid}${opts.cache === resolve(join(here, 'cache')) ? '' : ` --cache ${opts.cache}`}`;
+	const stopHint = pid => `stop it with: node ${scriptPath} stop ${pid}${opts.cache === resolve(process.env.PMPTOP_VM_CACHE || join(here, 'cache')) ? '' : ` --cache ${opts.cache}`}`;
 
 	if (opts.background) {
 		const supLog = openSync(join(runDir.dir, 'supervisor.log'), 'a');
