@@ -1,7 +1,7 @@
 // End to end against a real QEMU 9p VM (demo/vm/vm.mjs): boot it, wait for the guest's copy, run headless
 // pmptop on it for 20 s, then check roles, the 9p workers' bytes per read and the msize hint, and that the VM
 // runs on after pmptop detaches and powers itself off cleanly. Once with msize 8192 (small reads, hint) and
-// once with 512000 (large reads, no hint). Run with `npm run test:vm` (vitest -c test/vm/vitest.config.ts).
+// once with 512000 (large reads, no hint); then `pmptop --demo vm`, which boots the VM itself and stops it. Run with `npm run test:vm` (vitest -c test/vm/vitest.config.ts).
 // Needs root (apt-get, ptrace); installs qemu-system-x86 busybox-static kmod gdb when missing. The VM cache
 // (kernel, initramfs, tree) is demo/vm/cache/ or $PMPTOP_VM_CACHE.
 
@@ -242,5 +242,18 @@ describe('pmptop on a real QEMU 9p VM (TCG, unnamed threads)', () => {
 		if (small !== undefined) expect(bpr!).toBeGreaterThan(2 * small);
 		figures.msize512000 = {workerBytesPerRead: Math.round(bpr!), workerReads: io.workers.window.syscr, processBytesPerRead: Math.round(io.process.window.bytesPerRead ?? 0), roles, copyTimes, samples: report.samples};
 		say(`msize 512000: ${JSON.stringify(figures.msize512000)}`);
+	});
+
+	test('pmptop --demo vm: boots the VM itself, profiles it, stops it at the end', async () => {
+		const t0 = Date.now();
+		const {stdout, stderr} = await run(process.execPath, [cli, '--demo', 'vm', '--duration', '8', '--format', 'json'], {maxBuffer: 64 << 20, timeout: 300_000, env: {...process.env, PMPTOP_VM_CACHE: cache}});
+		const report = JSON.parse(stdout) as Report;
+		say(`pmptop --demo vm ran ${((Date.now() - t0) / 1000).toFixed(1)} s, ${report.samples} samples`);
+		started.push(report.pid);
+		expect(stderr, 'vm.mjs reports its progress on stderr').toMatch(/vm: QEMU PID \d+/);
+		checkRoles(report, report.pid);
+		expect(ioOf(report).hint, 'msize 8192 by default: the hint fires').toBeDefined();
+		// pmptop started the VM, so it stopped it when done.
+		expect(await waitFor('the demo VM to be gone', 20_000, () => (procState(report.pid) === undefined || procState(report.pid) === 'Z' ? true : undefined), () => `state ${procState(report.pid)}`)).toBe(true);
 	});
 });
