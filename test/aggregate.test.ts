@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {Profile} from '../src/profile/aggregate.js';
+import {Profile, Ring} from '../src/profile/aggregate.js';
 import type {Frame, Sample, ThreadStack} from '../src/profile/model.js';
 
 const f = (func: string, lib?: string): Frame => ({func, lib});
@@ -101,5 +101,36 @@ describe('Profile', () => {
 		p.ingest(sample(0, [{tid: 1, name: '\u001b[2Jevil\u0007', frames: [f('bad\u001b[31m', 'lib')]}]));
 		expect(p.series.get('tid:1')!.name).toBe('[2Jevil');
 		expect(p.top('tid:1', {window: 'all'})[0]!.func).toBe('bad[31m');
+	});
+});
+
+describe('Ring (the windows\' entries in typed arrays)', () => {
+	it('keeps entries in order across growth while old ones are dropped', () => {
+		const ring = new Ring();
+		const expected: Array<[number, number]> = [];
+		// Interleave pushes and drops so that growth happens with start > 0 and wrapped contents.
+		for (let i = 0; i < 5000; i++) {
+			ring.push(i * 10, i % 97);
+			expected.push([i * 10, i % 97]);
+			if (i % 3 === 0 && ring.length > 100) {
+				ring.start += 50;
+				expected.splice(0, 50);
+			}
+		}
+		expect(ring.length).toBe(expected.length);
+		for (let k = 0; k < expected.length; k++) {
+			expect([ring.atMs(ring.start + k), ring.id(ring.start + k)]).toEqual(expected[k]);
+		}
+	});
+
+	it('a sliding window subtracts exactly what left it, over many ring growths', () => {
+		const p = new Profile({windowsMs: [1000]});
+		const leaves = ['a', 'b', 'c'];
+		for (let i = 0; i < 3000; i++) p.ingest({atMs: i * 10, stopMs: 1, threads: [stack(1, 't', ['main', leaves[i % 3]!])], errors: []});
+		// 1000 ms at 10 ms per sample: the last 100 samples, a third of them each.
+		const c = p.counts('tid:1', 1000)!;
+		expect(c.samples).toBe(100);
+		const own = p.top('tid:1', {window: 1000}).map(r => [r.func, r.own]);
+		expect(own).toEqual(expect.arrayContaining([['a', 33], ['b', 33], ['c', 34]]));
 	});
 });

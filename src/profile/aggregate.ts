@@ -79,9 +79,47 @@ interface StackInfo {
 	cls: StackState;
 }
 
-interface Entry {
-	atMs: number;
-	stack: StackInfo;
+/**
+The entries a series' windows still need, oldest first: (time, stack id) pairs in two typed arrays used as a
+circular buffer. No object per entry: over hours of sampling nothing here becomes garbage for the GC to promote.
+Positions are absolute (they only grow); `start` is the oldest position kept.
+*/
+export class Ring {
+	private at = new Float64Array(256);
+	private ids = new Uint32Array(256);
+	start = 0;
+	end = 0;
+
+	push(atMs: number, id: number): void {
+		if (this.end - this.start === this.at.length) this.grow();
+		const i = this.end & (this.at.length - 1);
+		this.at[i] = atMs;
+		this.ids[i] = id;
+		this.end++;
+	}
+
+	atMs(position: number): number {
+		return this.at[position & (this.at.length - 1)]!;
+	}
+
+	id(position: number): number {
+		return this.ids[position & (this.ids.length - 1)]!;
+	}
+
+	get length(): number {
+		return this.end - this.start;
+	}
+
+	private grow(): void {
+		const at = new Float64Array(this.at.length * 2);
+		const ids = new Uint32Array(this.ids.length * 2);
+		for (let p = this.start; p < this.end; p++) {
+			at[p & (at.length - 1)] = this.atMs(p);
+			ids[p & (ids.length - 1)] = this.id(p);
+		}
+		this.at = at;
+		this.ids = ids;
+	}
 }
 
 /** One series: a thread, a group of threads, or all threads. */
@@ -95,8 +133,9 @@ export class Series {
 	lastStack: StackInfo | undefined;
 	cumulative = new Counts();
 	windows: Counts[];
+	/** Per window, the ring position of its oldest entry. */
 	readonly heads: number[];
-	readonly ring: Entry[] = [];
+	readonly ring = new Ring();
 
 	constructor(readonly key: string, name: string, atMs: number, windowCount: number) {
 		this.name = name;
@@ -141,7 +180,10 @@ export class Profile {
 	private frameIds = new Map<string, number>();
 	/** Frame table: index = frame id. */
 	frames: Array<{key: string; func: string; where: string}> = [];
-	private stackIds = new Map<string, StackInfo>();
+	private stackIds = new Map<number, StackInfo[]>();
+	// func -> lib -> file -> frame id: the fast path of internFrame.
+	private rawFrameIds = new Map<string, Map<string, Map<string, number>>>();
+	private scratch = new Uint32Array(256);
 	stacks: StackInfo[] = [];
 	private readonly classify: (frames: Frame[]) => StackState;
 	private readonly groupsOf: ProfileOptions['groupsOf'];
@@ -190,6 +232,7 @@ export class Profile {
 		p.stacks = this.stacks;
 		p.frameIds = this.frameIds;
 		p.stackIds = this.stackIds;
+		p.rawFrameIds = this.rawFrameIds;
 		p.samples = this.samples;
 		p.threadSamples = this.threadSamples;
 		p.firstAtMs = this.firstAtMs;
@@ -208,7 +251,7 @@ export class Profile {
 
 	/** Drop ring entries that left every window, as of `nowMs`. */
 	evict(nowMs: number): void {
-		for (const s of this.series.values()) evictSeries(s, this.windowsMs, nowMs);
+		for (const s of this.series.values()) evictSeries(s, this.windowsMs, nowMs, this.stacks);
 	}
 
 	/** Forget everything (key `r`). Frame and stack tables are kept: ids stay valid. */
@@ -285,10 +328,17 @@ export class Profile {
 		s.lastStack = stack;
 		s.cumulative.add(stack, 1);
 		for (const w of s.windows) w.add(stack, 1);
-		if (s.windows.length > 0) s.ring.push({atMs: at, stack});
+		if (s.windows.length > 0) s.ring.push(at, stack.id);
 	}
 
 	private internFrame(frame: Frame): number {
+		// Fast path without building a string: the frame's own strings, as the parser made them, look up its id.
+		const lib = frame.lib ?? '';
+		const file = frame.file ?? '';
+		let byLib = this.rawFrameIds.get(frame.func);
+		let byFile = byLib?.get(lib);
+		const known = byFile?.get(file);
+		if (known !== undefined) return known;
 		const func = sanitize(frame.func);
 		const key = sanitize(frameKey(frame));
 		let id = this.frameIds.get(key);
@@ -297,43 +347,60 @@ export class Profile {
 			this.frames.push({key, func, where: sanitize(frameWhere(frame))});
 			this.frameIds.set(key, id);
 		}
+		if (!byLib) this.rawFrameIds.set(frame.func, (byLib = new Map()));
+		if (!byFile) byLib.set(lib, (byFile = new Map()));
+		byFile.set(file, id);
 		return id;
 	}
 
 	private internStack(raw: Frame[]): StackInfo {
 		const frames = collapseUnknownRuns(raw);
-		const ids = new Uint32Array(frames.length);
-		for (let i = 0; i < frames.length; i++) ids[i] = this.internFrame(frames[i]!);
-		const k = ids.join(',');
-		let info = this.stackIds.get(k);
-		if (!info) {
-			const named = frames.findIndex(f => !isUnknown(f));
-			const ownId = ids.length === 0 ? undefined : ids[named < 0 ? 0 : named];
-			info = {id: this.stacks.length, frames: ids, ownId, unique: Uint32Array.from(new Set(ids)), cls: this.classify(frames)};
-			this.stacks.push(info);
-			this.stackIds.set(k, info);
+		// The frame ids go to a scratch buffer and are looked up by hash; a new stack gets its own copy.
+		if (this.scratch.length < frames.length) this.scratch = new Uint32Array(frames.length * 2);
+		const scratch = this.scratch;
+		let hash = 0x811c9dc5 ^ frames.length;
+		for (let i = 0; i < frames.length; i++) {
+			const id = this.internFrame(frames[i]!);
+			scratch[i] = id;
+			hash = Math.imul(hash ^ id, 0x01000193);
 		}
+		const candidates = this.stackIds.get(hash);
+		if (candidates) {
+			for (const info of candidates) {
+				if (sameIds(info.frames, scratch, frames.length)) return info;
+			}
+		}
+		const ids = scratch.slice(0, frames.length);
+		const named = frames.findIndex(f => !isUnknown(f));
+		const ownId = ids.length === 0 ? undefined : ids[named < 0 ? 0 : named];
+		const info: StackInfo = {id: this.stacks.length, frames: ids, ownId, unique: Uint32Array.from(new Set(ids)), cls: this.classify(frames)};
+		this.stacks.push(info);
+		if (candidates) candidates.push(info);
+		else this.stackIds.set(hash, [info]);
 		return info;
 	}
 }
 
-function evictSeries(s: Series, windowsMs: number[], nowMs: number): void {
+function sameIds(a: Uint32Array, b: Uint32Array, length: number): boolean {
+	if (a.length !== length) return false;
+	for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+	return true;
+}
+
+function evictSeries(s: Series, windowsMs: number[], nowMs: number, stacks: StackInfo[]): void {
+	let oldest = s.ring.end;
 	for (let w = 0; w < windowsMs.length; w++) {
 		const cutoff = nowMs - windowsMs[w]!;
 		let h = s.heads[w]!;
-		while (h < s.ring.length && s.ring[h]!.atMs <= cutoff) {
-			s.windows[w]!.add(s.ring[h]!.stack, -1);
+		while (h < s.ring.end && s.ring.atMs(h) <= cutoff) {
+			s.windows[w]!.add(stacks[s.ring.id(h)]!, -1);
 			h++;
 		}
 		s.heads[w] = h;
+		if (h < oldest) oldest = h;
 	}
-	// Compact the ring once the entries no window needs make up half of it.
-	if (s.heads.length === 0) return;
-	const minHead = Math.min(...s.heads);
-	if (minHead > 1024 && minHead * 2 > s.ring.length) {
-		s.ring.splice(0, minHead);
-		for (let w = 0; w < s.heads.length; w++) s.heads[w] = s.heads[w]! - minHead;
-	}
+	// Entries no window needs any more are dropped.
+	if (windowsMs.length > 0) s.ring.start = oldest;
 }
 
 function tidOf(key: string): number {
