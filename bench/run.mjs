@@ -4,7 +4,7 @@
 // and the target's throughput loss at 10 samples/s. Also the parse + aggregate ingest rate.
 // Figures vary with the machine's load; run it on an otherwise idle machine.
 
-import {readFileSync, mkdtempSync, rmSync} from 'node:fs';
+import {readdirSync, readFileSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
@@ -67,16 +67,19 @@ async function withDemo(threads, fn) {
 async function stopTimes(backend, n, gapMs) {
 	await backend.start();
 	const stops = [];
+	const spans = [];
 	try {
 		for (let i = 0; i < n; i++) {
+			const t = performance.now();
 			const s = await backend.sample();
+			spans.push(performance.now() - t);
 			stops.push(s.stopMs);
 			await sleep(gapMs);
 		}
 	} finally {
 		await backend.stop();
 	}
-	return stops;
+	return {stops, spans};
 }
 
 async function loss(make, file, intervalMs) {
@@ -111,18 +114,19 @@ for (const threads of [8, 32]) {
 		const variants = [
 			['mi (-stack-list-frames)', () => new MiBackend({pid}), SAMPLES_MI, 50],
 			['mi (python walker)', () => new MiBackend({pid, python: true}), SAMPLES_MI, 50],
+			['mi --non-stop', () => new MiBackend({pid, nonStop: true}), SAMPLES_MI, 50],
 			['batch (gdb -batch)', () => new BatchBackend({pid}), SAMPLES_BATCH, 50],
 		];
 		const result = {threads};
 		for (const [name, make, n, gap] of variants) {
 			// A sample that times out (a loaded machine) is reported, not fatal: the other figures still print.
 			try {
-				const stops = await stopTimes(make(), n, gap);
+				const {stops, spans} = await stopTimes(make(), n, gap);
 				const l = await loss(make, file, 100);
-				result[name] = {median: quantile(stops, 0.5), p95: quantile(stops, 0.95), loss: l.loss, hz: l.achievedHz};
-				process.stderr.write(`  ${threads} threads, ${name}: median ${fmt(quantile(stops, 0.5))} ms, p95 ${fmt(quantile(stops, 0.95))} ms, loss ${fmt(l.loss * 100)}% at ${fmt(l.achievedHz)}/s\n`);
+				result[name] = {median: quantile(stops, 0.5), p95: quantile(stops, 0.95), span: quantile(spans, 0.5), loss: l.loss, hz: l.achievedHz};
+				process.stderr.write(`  ${threads} threads, ${name}: median ${fmt(quantile(stops, 0.5))} ms, p95 ${fmt(quantile(stops, 0.95))} ms, sample ${fmt(quantile(spans, 0.5))} ms, loss ${fmt(l.loss * 100)}% at ${fmt(l.achievedHz)}/s\n`);
 			} catch (error) {
-				result[name] = {median: NaN, p95: NaN, loss: NaN, hz: NaN};
+				result[name] = {median: NaN, p95: NaN, span: NaN, loss: NaN, hz: NaN};
 				process.stderr.write(`  ${threads} threads, ${name}: failed: ${error.message}\n`);
 			}
 		}
@@ -130,13 +134,14 @@ for (const threads of [8, 32]) {
 	});
 }
 
-console.log('\nTarget stop time per sample and throughput loss at 10 samples/s (batch cannot reach 10/s: achieved rate shown)\n');
-console.log('threads  backend                    stop median   stop p95   loss    rate    batch/this (median)');
+console.log('\nTarget stop time per sample and throughput loss at 10 samples/s (batch cannot reach 10/s: achieved rate shown).');
+console.log('non-stop: the stop is the longest any one thread was held (the others ran); "sample" is the whole round.\n');
+console.log('threads  backend                    stop median   stop p95  sample median   loss    rate    batch/this (median)');
 for (const r of rows) {
 	const batch = r['batch (gdb -batch)'];
-	for (const name of ['mi (-stack-list-frames)', 'mi (python walker)', 'batch (gdb -batch)']) {
+	for (const name of ['mi (-stack-list-frames)', 'mi (python walker)', 'mi --non-stop', 'batch (gdb -batch)']) {
 		const x = r[name];
-		console.log(`${String(r.threads).padStart(7)}  ${name.padEnd(26)} ${fmt(x.median).padStart(8)} ms ${fmt(x.p95).padStart(8)} ms ${fmt(x.loss * 100).padStart(6)}% ${fmt(x.hz).padStart(5)}/s ${fmt(batch.median / x.median).padStart(8)}x`);
+		console.log(`${String(r.threads).padStart(7)}  ${name.padEnd(26)} ${fmt(x.median).padStart(8)} ms ${fmt(x.p95).padStart(8)} ms ${fmt(x.span).padStart(10)} ms ${fmt(x.loss * 100).padStart(6)}% ${fmt(x.hz).padStart(5)}/s ${fmt(batch.median / x.median).padStart(8)}x`);
 	}
 }
 
@@ -167,6 +172,15 @@ function childrenOf(pid) {
 		return [];
 	}
 }
+function findByCommandLine(text) {
+	for (const name of readdirSync('/proc')) {
+		if (!/^\d+$/.test(name)) continue;
+		try {
+			if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) return Number(name);
+		} catch {}
+	}
+	return undefined;
+}
 function findDescendant(pid, comm) {
 	const stack = [pid];
 	while (stack.length) {
@@ -187,8 +201,9 @@ try {
 		execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '45', `node ${cli} --pid ${demo.pid} --interval 100 --max-overhead 0`]);
 		try {
 			await sleep(4000);
-			const panePid = Number(execFileSync('tmux', ['display-message', '-p', '-t', session, '#{pane_pid}'], {encoding: 'utf8'}).trim());
-			const node = readFileSync(`/proc/${panePid}/comm`, 'utf8').trim() === 'node' ? panePid : findDescendant(panePid, 'node');
+			// pmptop is the process whose command line runs the CLI on this demo (tmux may or may not put a shell between).
+			const node = findByCommandLine(`${cli}\0--pid\0${demo.pid}\0`);
+			if (node === undefined) throw new Error(`pmptop did not start in tmux: ${execFileSync('tmux', ['capture-pane', '-p', '-t', session], {encoding: 'utf8'}).trim().split('\n').slice(-3).join(' / ')}`);
 			const gdb = findDescendant(node, 'gdb');
 			const seconds = quick ? 10 : 30;
 			const n0 = cpuTicks(node);
@@ -210,21 +225,10 @@ try {
 	console.log(`\n(pmptop CPU figure skipped: ${error.message.split('\n')[0]})`);
 }
 
-// RSS after N replayed samples of 32 threads through the whole analysis (roles, groups, windows), and its slope.
+// RSS after N replayed samples of 32 threads through the live screen's store, in a process of its own.
 {
 	const total = quick ? 100_000 : 1_000_000;
-	const threads = parseBatchBacktrace(text);
-	const template = Array.from({length: 32}, (_, i) => ({...threads[i % threads.length], tid: 1000 + i}));
-	const analysis = new Analysis();
-	const rss = [];
-	const t0 = performance.now();
-	for (let i = 0; i < total; i++) {
-		analysis.ingest({atMs: i * 100, stopMs: 1, threads: template, errors: []});
-		if (i % (total / 10) === 0) rss.push(process.memoryUsage().rss / 1e6);
-	}
-	rss.push(process.memoryUsage().rss / 1e6);
-	const secs = (performance.now() - t0) / 1000;
-	const half = rss.slice(Math.floor(rss.length / 2));
-	const drift = (Math.max(...half) - Math.min(...half)) / Math.min(...half);
-	console.log(`replay of ${total.toLocaleString('en-US')} samples x 32 threads: ${Math.round((total * 32) / secs).toLocaleString('en-US')} thread-stacks/s; RSS ${rss.map(x => x.toFixed(0)).join(' ')} MB; last half varies ${fmt(drift * 100)}%`);
+	const out = execFileSync(process.execPath, [new URL('./replay-rss.mjs', import.meta.url).pathname, String(total)], {encoding: 'utf8'});
+	const r = JSON.parse(out.trim().split('\n').pop());
+	console.log(`replay of ${r.samples.toLocaleString('en-US')} samples x ${r.threads} threads through the store: ${r.threadStacksPerS.toLocaleString('en-US')} thread-stacks/s; RSS ${r.rssMb.map(x => x.toFixed(0)).join(' ')} MB; final ${r.finalRssMb} MB, max ${r.maxRssMb} MB; last half varies ${r.lastHalfVariesPct}%`);
 }
