@@ -56,6 +56,8 @@ export class MiBackend implements Backend {
 	// Non-stop: who waits for which thread's *stopped, and the thread being read now.
 	private readonly stopWaiters = new Map<string, (r: MiAsyncRecord) => void>();
 	private reading: string | undefined;
+	// Thread names read from /proc, each at most once a second.
+	private readonly names = new Map<number, {name: string; atMs: number}>();
 	readonly maxDepth: number;
 	readonly sampleTimeoutMs: number;
 
@@ -159,8 +161,8 @@ export class MiBackend implements Backend {
 			// Names as they are now (a thread names itself after gdb first listed it), read from /proc while the
 			// target runs; gdb's name when the thread is gone.
 			const threads = mapped.map(t => {
-				const name = currentName(pid, t.tid);
-				return name === undefined || name === t.name ? t : {...t, name};
+				const name = this.nameOf(t.tid, t.name);
+				return name === t.name ? t : {...t, name};
 			});
 			const errors = mapTid ? read.errors.map(e => (e.tid === undefined ? e : {...e, tid: mapTid(e.tid)})) : read.errors;
 			return {atMs, stopMs, threads, errors};
@@ -252,10 +254,12 @@ export class MiBackend implements Backend {
 			}
 			this.reading = id;
 			try {
-				const frames = this.framesOf(id, tid, name, deadline);
-				const resumed = session.command(`-exec-continue --thread ${id}`, remaining(deadline));
+				const [frames, resumed] = session.batch(() => {
+					const sent = [this.framesOf(id, tid, name, deadline), session.command(`-exec-continue --thread ${id}`, remaining(deadline))] as const;
+					interruptNext();
+					return sent;
+				});
 				resumed.catch(() => {});
-				interruptNext();
 				answers.push(await frames);
 				await resumed;
 			} finally {
@@ -264,6 +268,17 @@ export class MiBackend implements Backend {
 			longest = Math.max(longest, performance.now() - heldFrom);
 		}
 		return {stopMs: longest, decode: () => decodeAnswers(answers, this.exe)};
+	}
+
+	/** A thread's current name: /proc's comm, read again when a second old; gdb's name when it cannot be read. */
+	private nameOf(tid: number, fallback: string): string {
+		const now = Date.now();
+		const known = this.names.get(tid);
+		if (known && now - known.atMs < 1000) return known.name;
+		const name = currentName(this.options.pid, tid) ?? fallback;
+		this.names.set(tid, {name, atMs: now});
+		if (this.names.size > 4 * (this.threadList?.length ?? 0) + 64) this.names.clear();
+		return name;
 	}
 
 	/** Non-stop: ask gdb to stop one thread; its *stopped record, or undefined when gdb knows no such thread now. */
@@ -405,7 +420,7 @@ export class MiBackend implements Backend {
 	private async readMi(deadline: number): Promise<() => Decoded> {
 		// All threads' stack requests go out at once: gdb answers them in order, without a round trip each.
 		const threads = await this.listThreads(deadline);
-		const answers = await Promise.all(threads.map(({id, tid, name}) => this.framesOf(id, tid, name, deadline)));
+		const answers = await Promise.all(this.session!.batch(() => threads.map(({id, tid, name}) => this.framesOf(id, tid, name, deadline))));
 		return () => decodeAnswers(answers, this.exe);
 	}
 

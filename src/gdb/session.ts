@@ -154,6 +154,17 @@ export class GdbSession extends EventEmitter {
 		});
 	}
 
+	/** Send the commands given to `command` inside `send` in one write (one syscall for gdb to read, not N). */
+	batch<T>(send: () => T): T {
+		const stdin = this.child.stdin!;
+		stdin.cork();
+		try {
+			return send();
+		} finally {
+			stdin.uncork();
+		}
+	}
+
 	/** Resolve with the next async record that satisfies `match`, or reject after `timeoutMs`. */
 	waitFor(match: (r: MiAsyncRecord) => boolean, timeoutMs: number): Promise<MiAsyncRecord> {
 		if (this.exited) return Promise.reject(new GdbExitedError('gdb has exited'));

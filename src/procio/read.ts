@@ -1,6 +1,7 @@
 // The tiny /proc reader: files in, ProcResults out. Errors become typed data, never zeros or throws.
 // Reading /proc never stops the target, so this runs on its own clock, independent of gdb sampling.
 
+import {closeSync, openSync, readSync} from 'node:fs';
 import {readdir, readFile} from 'node:fs/promises';
 import type {IoCounters, ProcFailure, ProcResult, ProcStat} from './parse.js';
 import {parseCmdline, parseComm, parseIo, parseStat, procFail, procOk} from './parse.js';
@@ -27,12 +28,48 @@ export async function readProcFile(path: string): Promise<ProcResult<string>> {
 	}
 }
 
+// One buffer for the small per-thread files (io, stat, comm: a few hundred bytes), read synchronously: every
+// second pmptop reads two of them per thread, and an asynchronous readFile allocates 64 KiB for each file whose
+// size /proc reports as 0. These files are filled from the task's own counters and never wait on the target.
+let scratch = Buffer.allocUnsafe(4096);
+
+/** A small /proc file read at once into the shared buffer, or why it could not be read. */
+export function readSmallProcFile(path: string): ProcResult<string> {
+	let fd: number;
+	try {
+		fd = openSync(path, 'r');
+	} catch (error) {
+		const {reason, message} = failureOf(error);
+		return procFail(reason, message);
+	}
+	try {
+		let length = 0;
+		for (;;) {
+			if (length === scratch.length) {
+				const bigger = Buffer.allocUnsafe(scratch.length * 2);
+				scratch.copy(bigger, 0, 0, length);
+				scratch = bigger;
+			}
+			const n = readSync(fd, scratch, length, scratch.length - length, null);
+			if (n === 0) break;
+			length += n;
+		}
+		return procOk(scratch.toString('latin1', 0, length));
+	} catch (error) {
+		const {reason, message} = failureOf(error);
+		return procFail(reason, message);
+	} finally {
+		closeSync(fd);
+	}
+}
+
 function taskDir(pid: number, tid?: number): string {
 	return tid === undefined ? `/proc/${pid}` : `/proc/${pid}/task/${tid}`;
 }
 
-async function readParsed<T>(path: string, parse: (text: string) => ProcResult<T>): Promise<ProcResult<T>> {
-	const text = await readProcFile(path);
+async function readParsed<T>(path: string, parse: (text: string) => ProcResult<T>, small = true): Promise<ProcResult<T>> {
+	// The command line can take the target's memory map lock: that one is read off the event loop.
+	const text = small ? readSmallProcFile(path) : await readProcFile(path);
 	return text.ok ? parse(text.value) : text;
 }
 
@@ -53,7 +90,7 @@ export function readComm(pid: number, tid?: number): Promise<ProcResult<string>>
 
 /** `/proc/PID/cmdline` as argv. */
 export function readCmdline(pid: number): Promise<ProcResult<string[]>> {
-	return readParsed(`/proc/${pid}/cmdline`, text => procOk(parseCmdline(text)));
+	return readParsed(`/proc/${pid}/cmdline`, text => procOk(parseCmdline(text)), false);
 }
 
 /** The 9p shares declared on a process's command line (read once: a command line does not change). */
