@@ -65,22 +65,36 @@ async function withDemo(threads, fn) {
 	}
 }
 
-async function stopTimes(backend, n, gapMs) {
+// n samples; a sample that fails (a timeout on a loaded machine) is counted, its backend replaced, and the
+// run goes on, as pmptop's sampler does.
+async function stopTimes(make, n, gapMs) {
+	let backend = make();
 	await backend.start();
 	const stops = [];
 	const spans = [];
+	let failures = 0;
+	let lastError = '';
 	try {
-		for (let i = 0; i < n; i++) {
+		for (let i = 0; i < n && failures < 5; i++) {
 			const t = performance.now();
-			const s = await backend.sample();
-			spans.push(performance.now() - t);
-			stops.push(s.stopMs);
+			try {
+				const s = await backend.sample();
+				spans.push(performance.now() - t);
+				stops.push(s.stopMs);
+			} catch (error) {
+				failures++;
+				lastError = error.message;
+				await backend.stop().catch(() => {});
+				backend = make();
+				await backend.start();
+			}
 			await sleep(gapMs);
 		}
 	} finally {
 		await backend.stop();
 	}
-	return {stops, spans};
+	if (stops.length === 0) throw new Error(`no sample succeeded: ${lastError}`);
+	return {stops, spans, failures, lastError};
 }
 
 // Throughput loss at `intervalMs`: the demo's work rate while sampled against while not attached at all,
@@ -94,15 +108,22 @@ async function loss(make, file, intervalMs) {
 	let gdbCpuS = 0;
 	for (let cycle = 0; cycle < LOSS_CYCLES; cycle++) {
 		off.push(await rate(file, LOSS_SECONDS));
-		const backend = make();
+		let backend = make();
 		await backend.start();
 		let running = true;
 		let n = 0;
 		const loop = (async () => {
 			while (running) {
 				const t = performance.now();
-				await backend.sample();
-				n++;
+				try {
+					await backend.sample();
+					n++;
+				} catch {
+					// As pmptop's sampler does: a new gdb.
+					await backend.stop().catch(() => {});
+					backend = make();
+					await backend.start();
+				}
 				await sleep(Math.max(0, intervalMs - (performance.now() - t)));
 			}
 		})();
@@ -137,15 +158,17 @@ for (const threads of [8, 32]) {
 			['mi (-stack-list-frames)', () => new MiBackend({pid}), SAMPLES_MI, 50],
 			['mi (python walker)', () => new MiBackend({pid, python: true}), SAMPLES_MI, 50],
 			['mi --non-stop', () => new MiBackend({pid, nonStop: true}), SAMPLES_MI, 50],
-			['batch (gdb -batch)', () => new BatchBackend({pid}), SAMPLES_BATCH, 50],
+			// One gdb -batch per sample: on a machine the demo saturates, one can take more than 10 s.
+			['batch (gdb -batch)', () => new BatchBackend({pid, timeoutMs: 30_000}), SAMPLES_BATCH, 50],
 		];
 		const result = {threads};
 		for (const [name, make, n, gap] of variants) {
 			// A sample that times out (a loaded machine) is reported, not fatal: the other figures still print.
 			try {
-				const {stops, spans} = await stopTimes(make(), n, gap);
+				const {stops, spans, failures, lastError} = await stopTimes(make, n, gap);
+				if (failures > 0) process.stderr.write(`  ${threads} threads, ${name}: ${failures} failed sample(s), the last: ${lastError}\n`);
 				const l = await loss(make, file, 100);
-				result[name] = {median: quantile(stops, 0.5), p95: quantile(stops, 0.95), span: quantile(spans, 0.5), loss: l.loss, hz: l.achievedHz, selfPct: l.selfPct, gdbPct: l.gdbPct};
+				result[name] = {median: quantile(stops, 0.5), p95: quantile(stops, 0.95), span: quantile(spans, 0.5), loss: l.loss, hz: l.achievedHz, selfPct: l.selfPct, gdbPct: l.gdbPct, failures};
 				process.stderr.write(`  ${threads} threads, ${name}: median ${fmt(quantile(stops, 0.5))} ms, p95 ${fmt(quantile(stops, 0.95))} ms, sample ${fmt(quantile(spans, 0.5))} ms, loss ${fmt(l.loss * 100)}% at ${fmt(l.achievedHz)}/s (sampler ${fmt(l.selfPct)}% + gdb ${fmt(l.gdbPct)}% of a core)\n`);
 			} catch (error) {
 				result[name] = {median: NaN, p95: NaN, span: NaN, loss: NaN, hz: NaN, selfPct: NaN, gdbPct: NaN};

@@ -191,16 +191,20 @@ export class MiBackend implements Backend {
 			throw new TargetExitedError(`process ${pid} has exited`);
 		}
 		// gdb stops threads with SIGSTOP itself and may take ours for one of its own and swallow it, letting the
-		// thread run on (seen here in about 1 sample of 100). While no thread is in a tracing stop, send it again
-		// every 250 ms, and count the target's stop from the signal that worked: it ran until then. A stop in
-		// progress (some thread stopped, gdb slow to stop the rest) is waited for, not doubled. An extra stop that
-		// arrives later anyway is resumed at once (onExec).
+		// thread run on (seen here in about 1 sample of 100). Send it again every 250 ms until gdb reports the stop.
+		// While no thread is in a tracing stop the target was not stopped at all: the stop counts from the signal
+		// that worked. A stop in progress (a thread in a tracing stop, gdb slow to stop the rest) gets a second
+		// before the next signal, since gdb may also hold a thread for reasons of its own. An extra stop that
+		// arrives later is resumed at once (onExec).
 		let stopFrom = t0;
+		let sentAt = t0;
 		const resend = setInterval(() => {
-			if ([...threadStates(pid).values()].includes('t')) return;
+			const stopping = [...threadStates(pid).values()].includes('t');
+			if (stopping && performance.now() - sentAt < 1000) return;
 			try {
 				process.kill(pid, 'SIGSTOP');
-				stopFrom = performance.now();
+				sentAt = performance.now();
+				if (!stopping) stopFrom = sentAt;
 			} catch {}
 		}, 250);
 		let stop: MiAsyncRecord;
