@@ -28,7 +28,7 @@ const widened = recorded.map(s => {
 });
 
 const store = new Store({info: {pid: 1, command: 'replay', backend: 'replay', notes: [], replay: true}, intervalMs: 100});
-// The screen's view is built at most 10 times a second (the store's redraw bound); subscribing makes it publish.
+// The screen's view is built at most 4 times a second (the store's redraw bound); subscribing makes it publish.
 let views = 0;
 store.subscribe(() => views++);
 

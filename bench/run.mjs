@@ -106,12 +106,20 @@ async function loss(make, file, intervalMs) {
 	let sampledSecs = 0;
 	let selfCpuS = 0;
 	let gdbCpuS = 0;
+	let replaced = 0;
 	for (let cycle = 0; cycle < LOSS_CYCLES; cycle++) {
 		off.push(await rate(file, LOSS_SECONDS));
 		let backend = make();
 		await backend.start();
 		let running = true;
 		let n = 0;
+		// gdb's CPU, summed over every gdb this cycle used (a failed sample replaces it).
+		let gdb = backend.session?.findGdbPid?.();
+		let gdbStart = gdb ? cpuTicksOrNaN(gdb) : NaN;
+		let gdbTicks = 0;
+		const countGdb = () => {
+			if (gdb) gdbTicks += cpuTicksOrNaN(gdb) - gdbStart;
+		};
 		const loop = (async () => {
 			while (running) {
 				const t = performance.now();
@@ -120,34 +128,51 @@ async function loss(make, file, intervalMs) {
 					n++;
 				} catch {
 					// As pmptop's sampler does: a new gdb.
+					countGdb();
 					await backend.stop().catch(() => {});
+					replaced++;
 					backend = make();
 					await backend.start();
+					gdb = backend.session?.findGdbPid?.();
+					gdbStart = gdb ? cpuTicksOrNaN(gdb) : NaN;
 				}
 				await sleep(Math.max(0, intervalMs - (performance.now() - t)));
 			}
 		})();
-		await sleep(300);
-		// The profiler's own CPU meanwhile (this process, which runs the backend, and gdb): on a machine whose cores
-		// the demo's spinning vCPUs fill, every CPU second the profiler takes is one the demo does not get.
-		const gdb = backend.session?.findGdbPid?.();
-		const cpu0 = process.cpuUsage();
-		const g0 = gdb ? cpuTicks(gdb) : 0;
-		const n0 = n;
-		const t0 = performance.now();
-		on.push(await rate(file, LOSS_SECONDS));
-		const secs = (performance.now() - t0) / 1000;
-		const cpu = process.cpuUsage(cpu0);
-		selfCpuS += (cpu.user + cpu.system) / 1e6;
-		gdbCpuS += gdb ? (cpuTicks(gdb) - g0) / 100 : NaN;
-		samples += n - n0;
-		sampledSecs += secs;
-		running = false;
-		await loop;
-		await backend.stop();
+		try {
+			await sleep(300);
+			// The profiler's own CPU meanwhile (this process, which runs the backend, and gdb): on a machine whose
+			// cores the demo's spinning vCPUs fill, every CPU second the profiler takes is one the demo does not get.
+			gdbStart = gdb ? cpuTicksOrNaN(gdb) : NaN;
+			gdbTicks = 0;
+			const cpu0 = process.cpuUsage();
+			const n0 = n;
+			const t0 = performance.now();
+			on.push(await rate(file, LOSS_SECONDS));
+			const secs = (performance.now() - t0) / 1000;
+			const cpu = process.cpuUsage(cpu0);
+			countGdb();
+			selfCpuS += (cpu.user + cpu.system) / 1e6;
+			gdbCpuS += gdbTicks / 100;
+			samples += n - n0;
+			sampledSecs += secs;
+		} finally {
+			running = false;
+			await loop.catch(() => {});
+			await backend.stop().catch(() => {});
+		}
 	}
+	if (replaced > 0) process.stderr.write(`    (throughput runs: gdb replaced ${replaced} time(s) after a failed sample)\n`);
 	const mean = xs => xs.reduce((a, b) => a + b, 0) / xs.length;
 	return {loss: 1 - mean(on) / mean(off), achievedHz: samples / sampledSecs, selfPct: (selfCpuS / sampledSecs) * 100, gdbPct: (gdbCpuS / sampledSecs) * 100};
+}
+
+function cpuTicksOrNaN(pid) {
+	try {
+		return cpuTicks(pid);
+	} catch {
+		return NaN;
+	}
 }
 
 const rows = [];

@@ -95,29 +95,40 @@ export function startVmDemo(options: VmDemoOptions = {}, timeoutS = 300): Promis
 	const args = [script, 'start', '--background', '--json', '--wait', 'copy', '--timeout', String(timeoutS)];
 	if (options.msize !== undefined) args.push('--msize', String(options.msize));
 	if (options.namedThreads) args.push('--named-threads');
+	const stop = (pid: number) => new Promise<void>(done => {
+		const child = spawn(process.execPath, [script, 'stop', String(pid)], {stdio: 'ignore'});
+		child.on('error', () => done());
+		child.on('close', () => done());
+	});
 	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'inherit']});
+		// Its own process group: a Ctrl-C while the VM boots reaches pmptop, which then stops the VM, and not vm.mjs,
+		// which would die and leave QEMU running.
+		const child = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'pipe'], detached: true});
 		let out = '';
+		let qemuPid: number | undefined;
 		child.stdout!.setEncoding('utf8');
 		child.stdout!.on('data', (chunk: string) => (out += chunk));
+		// Its progress is shown as it comes; the QEMU PID is noted, to stop a VM left behind by a failed start.
+		child.stderr!.setEncoding('utf8');
+		child.stderr!.on('data', (chunk: string) => {
+			process.stderr.write(chunk);
+			const m = /QEMU PID (\d+)/.exec(chunk);
+			if (m) qemuPid ??= Number(m[1]);
+		});
 		child.on('error', error => reject(new ProfilerError(`cannot run ${script}: ${error.message}`)));
 		child.on('close', code => {
 			let info: {pid?: number} | undefined;
 			try {
 				info = JSON.parse(out.trim().split('\n').pop() ?? '') as {pid?: number};
 			} catch {}
-			// vm.mjs has said why on stderr already.
-			if (code !== 0 || !info?.pid) return reject(new ProfilerError(`the demo VM did not start (demo/vm/vm.mjs exited ${code})`));
+			if (code !== 0 || !info?.pid) {
+				// vm.mjs has said why on stderr already.
+				const error = new ProfilerError(`the demo VM did not start (demo/vm/vm.mjs exited ${code})`);
+				if (qemuPid === undefined) return reject(error);
+				return void stop(qemuPid).then(() => reject(error));
+			}
 			const pid = info.pid;
-			resolve({
-				pid,
-				child,
-				kill: () => new Promise<void>(done => {
-					const stop = spawn(process.execPath, [script, 'stop', String(pid)], {stdio: 'ignore'});
-					stop.on('error', () => done());
-					stop.on('close', () => done());
-				}),
-			});
+			resolve({pid, child, kill: () => stop(pid)});
 		});
 	});
 }

@@ -210,9 +210,17 @@ async function prepare(config: Config): Promise<Run> {
 		} catch (error) {
 			fail(error instanceof Error ? error.message : String(error), 1);
 		}
+		// Interrupted while the VM booted (vm.mjs runs in its own process group and finished its start).
+		if (caughtSignal) {
+			await demo?.kill();
+			fail(`${caughtSignal} while the demo started: it is stopped again`, 130);
+		}
 	}
 	const pid = demo?.pid ?? config.pid ?? (await pickTarget(config));
-	if (!processExists(pid)) fail(`no process with PID ${pid}`, 1);
+	if (!processExists(pid)) {
+		await demo?.kill();
+		fail(`no process with PID ${pid}`, 1);
+	}
 	if (config.nsenter) {
 		const problems = nsenterProblems(pid, {gdb: config.gdb});
 		if (problems.length > 0) fail(problems[0]!, 1);

@@ -54,7 +54,9 @@ export class MiBackend implements Backend {
 	// gdb's thread list ({id, LWP, name}), asked for again only after gdb reports a thread created or exited.
 	private threadList: ThreadEntry[] | undefined;
 	// Non-stop: who waits for which thread's *stopped, and the thread being read now.
-	private readonly stopWaiters = new Map<string, (r: MiAsyncRecord) => void>();
+	private readonly stopWaiters = new Map<string, (r: MiAsyncRecord | undefined) => void>();
+	// All-stop: the sample has sent -exec-continue; a stop reported from then on is not ours and is resumed.
+	private resuming = false;
 	private reading: string | undefined;
 	// Thread names read from /proc, each at most once a second.
 	private readonly names = new Map<number, {name: string; atMs: number}>();
@@ -93,6 +95,15 @@ export class MiBackend implements Backend {
 		session.on('notify', (r: MiAsyncRecord) => {
 			if (r.asyncClass === 'thread-group-exited') this.onTargetExit();
 			if (r.asyncClass === 'thread-created' || r.asyncClass === 'thread-exited') this.threadList = undefined;
+			// Non-stop: a thread that exits after accepting an interrupt never reports its stop.
+			if (r.asyncClass === 'thread-exited') {
+				const id = miString(r.results, 'id');
+				const waiter = id === undefined ? undefined : this.stopWaiters.get(id);
+				if (waiter) {
+					this.stopWaiters.delete(id!);
+					waiter(undefined);
+				}
+			}
 		});
 		session.on('exit', () => {
 			if (this.state !== 'detaching' && this.state !== 'closed') {
@@ -153,7 +164,8 @@ export class MiBackend implements Backend {
 		const t0 = performance.now();
 		try {
 			const {stopMs, decode} = this.options.nonStop ? await this.stopEachThread(t0) : await this.stopAll(t0);
-			this.state = 'running';
+			// stop() may have begun meanwhile: it owns the state then.
+			if (this.state === 'sampling') this.state = 'running';
 			// The target runs again: now the answers become frames.
 			const read = decode();
 			const mapTid = this.options.mapTid;
@@ -169,7 +181,7 @@ export class MiBackend implements Backend {
 		} catch (error) {
 			if (this.targetExited || !processExists(pid)) {
 				this.targetExited = true;
-				this.state = 'running';
+				if (this.state === 'sampling') this.state = 'running';
 				throw error instanceof TargetExitedError ? error : new TargetExitedError(`process ${pid} has exited`);
 			}
 			// Anything else mid-sample (timeout, gdb death): abandon this gdb, never leave the target stopped.
@@ -219,7 +231,12 @@ export class MiBackend implements Backend {
 		}
 		const deadline = t0 + this.sampleTimeoutMs;
 		const decode = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
-		await session.command('-exec-continue', remaining(deadline));
+		this.resuming = true;
+		try {
+			await session.command('-exec-continue', remaining(deadline));
+		} finally {
+			this.resuming = false;
+		}
 		return {stopMs: performance.now() - stopFrom, decode};
 	}
 
@@ -328,7 +345,8 @@ export class MiBackend implements Backend {
 			return;
 		}
 		// Wait for a sample in flight to finish (bounded by its own timeout).
-		for (let i = 0; i < 100 && this.state === 'sampling'; i++) await sleep(25);
+		const until = performance.now() + this.sampleTimeoutMs + 500;
+		while (this.state === 'sampling' && performance.now() < until) await sleep(25);
 		this.state = 'detaching';
 		if (!session.isExited && !this.targetExited) {
 			try {
@@ -397,8 +415,8 @@ export class MiBackend implements Backend {
 			}
 			return;
 		}
-		// A stop we did not ask for (should not happen with `handle all nostop`): resume at once.
-		if (this.state === 'running') this.session?.command('-exec-continue').catch(() => {});
+		// A stop we did not ask for (a second stop signal that arrived late): resume at once.
+		if (this.state === 'running' || (this.state === 'sampling' && this.resuming)) this.session?.command('-exec-continue').catch(() => {});
 	}
 
 	private onTargetExit(): void {
