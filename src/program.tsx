@@ -127,6 +127,11 @@ function onPath(command: string): boolean {
 	return findOnPath(command) !== undefined;
 }
 
+/** The backend as the header, reports and recordings name it. */
+function backendLabel(config: Config): string {
+	return config.backend === 'mi' && config.nonStop ? 'mi non-stop' : config.backend;
+}
+
 function createBackend(config: Config, pid: number): Backend {
 	if (config.backend === 'batch') return new BatchBackend({pid, gdbPath: config.gdb});
 	const nsenter = config.nsenter ? nsenterOptions(pid) : {};
@@ -231,7 +236,7 @@ async function prepare(config: Config): Promise<Run> {
 	let recorder: Recorder | undefined;
 	if (config.record) {
 		try {
-			recorder = new Recorder(config.record, {type: 'meta', version: 1, pid, command, backend: config.backend === 'mi' && config.nonStop ? 'mi non-stop' : config.backend, intervalMs: config.intervalMs, startedAtMs: Date.now(), shares: io.shares});
+			recorder = new Recorder(config.record, {type: 'meta', version: 1, pid, command, backend: backendLabel(config), intervalMs: config.intervalMs, startedAtMs: Date.now(), shares: io.shares});
 		} catch (error) {
 			await demo?.kill();
 			fail(error instanceof Error ? error.message : String(error), 1);
@@ -239,9 +244,8 @@ async function prepare(config: Config): Promise<Run> {
 	}
 	const demoNote = config.demoVm ? `demo VM (msize ${config.demoVm.msize ?? 8192}): pmptop started it and stops it on quit` : 'demo target: pmptop started it and stops it on quit';
 	const notes = [...(demo ? [demoNote] : []), ...targetNotes(pid, {nsenter: config.nsenter, demo: demo !== undefined})];
-	const backendName = config.backend === 'mi' && config.nonStop ? 'mi non-stop' : config.backend;
 	if (config.nonStop) notes.push('non-stop: one thread stopped at a time; the stop shown is the longest any thread was held');
-	return {config, pid, command, backendName, source, analysis, io, recorder, demo, replay: false, notes, ioNow: Date.now};
+	return {config, pid, command, backendName: backendLabel(config), source, analysis, io, recorder, demo, replay: false, notes, ioNow: Date.now};
 }
 
 async function main(): Promise<void> {

@@ -6,7 +6,7 @@
 // other threads (all-stop), and `handle SIGSTOP stop print nopass` makes it swallow the signal on continue. If gdb
 // dies at any moment the worst leftover is a job-stopped target, which the wrapper's SIGCONT (session.ts) cures.
 
-import {readFileSync, readlinkSync} from 'node:fs';
+import {readlinkSync} from 'node:fs';
 import {performance} from 'node:perf_hooks';
 import {AttachError, GdbError, GdbExitedError, GdbTimeoutError, ProfilerError, TargetExitedError} from '../errors.js';
 
@@ -16,7 +16,9 @@ import type {Backend, BackendEvents} from '../sampler.js';
 import {miList, miString, type MiAsyncRecord, type MiTuple, type MiValue} from './mi-parse.js';
 import {PYTHON_COMMAND, PYTHON_SOURCE} from './python-sampler.js';
 import {GdbSession} from './session.js';
-import {continueTarget, continueTargetRepeatedly, describeAttachFailure, processExists, threadStates} from './target.js';
+import {parseComm} from '../procio/parse.js';
+import {readSmallProcFile} from '../procio/read.js';
+import {anyThreadIn, continueTarget, continueTargetRepeatedly, describeAttachFailure, processExists} from './target.js';
 
 export interface MiBackendOptions {
 	pid: number;
@@ -58,8 +60,9 @@ export class MiBackend implements Backend {
 	// All-stop: the sample has sent -exec-continue; a stop reported from then on is not ours and is resumed.
 	private resuming = false;
 	private reading: string | undefined;
-	// Thread names read from /proc, each at most once a second.
-	private readonly names = new Map<number, {name: string; atMs: number}>();
+	// Thread names as /proc has them, forgotten every second (so read at most once a second per thread).
+	private names = new Map<number, string>();
+	private namesAtMs = 0;
 	readonly maxDepth: number;
 	readonly sampleTimeoutMs: number;
 
@@ -211,7 +214,7 @@ export class MiBackend implements Backend {
 		let stopFrom = t0;
 		let sentAt = t0;
 		const resend = setInterval(() => {
-			const stopping = [...threadStates(pid).values()].includes('t');
+			const stopping = anyThreadIn(pid, 't');
 			if (stopping && performance.now() - sentAt < 1000) return;
 			try {
 				process.kill(pid, 'SIGSTOP');
@@ -291,14 +294,19 @@ export class MiBackend implements Backend {
 		return {stopMs: longest, decode: () => decodeAnswers(answers, this.exe)};
 	}
 
-	/** A thread's current name: /proc's comm, read again when a second old; gdb's name when it cannot be read. */
+	/** A thread's current name: /proc's comm (read again after a second); gdb's name when it cannot be read. */
 	private nameOf(tid: number, fallback: string): string {
 		const now = Date.now();
-		const known = this.names.get(tid);
-		if (known && now - known.atMs < 1000) return known.name;
-		const name = currentName(this.options.pid, tid) ?? fallback;
-		this.names.set(tid, {name, atMs: now});
-		if (this.names.size > 4 * (this.threadList?.length ?? 0) + 64) this.names.clear();
+		if (now - this.namesAtMs >= 1000) {
+			this.names = new Map();
+			this.namesAtMs = now;
+		}
+		let name = this.names.get(tid);
+		if (name === undefined) {
+			const comm = readSmallProcFile(`/proc/${this.options.pid}/task/${tid}/comm`);
+			name = comm.ok ? parseComm(comm.value) : fallback;
+			this.names.set(tid, name);
+		}
 		return name;
 	}
 
@@ -536,15 +544,6 @@ export function miFrame(value: MiValue, exe: string): Frame {
 function normalizeFrame(frame: Frame, exe: string): Frame {
 	if (frame.func === '??' && !frame.lib && !frame.file && exe) return {...frame, lib: exe};
 	return frame;
-}
-
-/** A thread's name (comm) now, or undefined when it cannot be read (gone, or in another mount namespace). */
-function currentName(pid: number, tid: number): string | undefined {
-	try {
-		return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').replace(/\n$/, '');
-	} catch {
-		return undefined;
-	}
 }
 
 /** The LWP (kernel TID) in a gdb target-id: `Thread 0x7f.. (LWP 17455)` or `LWP 17455`. */

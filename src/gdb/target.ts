@@ -34,14 +34,14 @@ export function continueTargetRepeatedly(pid: number): void {
 	continueTarget(pid);
 	for (const ms of [20, 50, 100, 150, 200, 300, 500, 800, 1300, 2000, 3000, 4000]) {
 		setTimeout(() => {
-			if (jobStopped(pid)) continueTarget(pid);
+			if (anyThreadIn(pid, 'T')) continueTarget(pid);
 		}, ms).unref();
 	}
 }
 
-/** True when a thread of the process is job-stopped (state T: stopped by a signal, no tracer holding it). */
-export function jobStopped(pid: number): boolean {
-	return [...threadStates(pid).values()].includes('T');
+/** True when a thread of the process is in this state: `T` job-stopped, `t` held by its tracer. */
+export function anyThreadIn(pid: number, state: string): boolean {
+	return [...threadStates(pid).values()].includes(state);
 }
 
 /** Each thread's state letter, from /proc/PID/task/TID/stat. */
