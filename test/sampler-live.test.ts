@@ -69,6 +69,35 @@ describe('MiBackend', () => {
 		expect(tracerPid(demo.pid)).toBe(0);
 	}, 30_000);
 
+	it('gdb resumes the target by itself: a sample is written to gdb whole, so a blocked event loop does not lengthen the stop', async () => {
+		demo = await startTestDemo();
+		const pid = demo.pid;
+		const b = new MiBackend({pid});
+		await b.start();
+		try {
+			// The first sample learns the thread list; from the second on the whole sample is queued in gdb.
+			await b.sample();
+			const before = demo.progress()!.vcpu_rounds;
+			// sample() has sent the stop signal and written every request and the continue when it returns.
+			const pending = b.sample();
+			// pmptop's event loop blocked for 2 s (a long redraw, a GC pause): nobody reads gdb's answers.
+			const until = Date.now() + 2000;
+			while (Date.now() < until);
+			const runningAfterBlock = noThreadStopped(pid);
+			const after = demo.progress()!.vcpu_rounds;
+			const s = await pending;
+			expect(s.threads.length).toBeGreaterThanOrEqual(6);
+			expect(runningAfterBlock, 'the target was still stopped after 2 s').toBe(true);
+			expect(after, 'the demo made no progress while pmptop was blocked').toBeGreaterThan(before);
+			// The stop is timed by gdb's clock, not by when pmptop read the answer 2 s later.
+			expect(s.stopMs).toBeGreaterThan(0);
+			expect(s.stopMs).toBeLessThan(1000);
+		} finally {
+			await b.stop();
+		}
+		expect(tracerPid(pid)).toBe(0);
+	}, 30_000);
+
 	it('passes signals through: a SIGTERM sent to the target while attached ends it', async () => {
 		demo = await startTestDemo();
 		const pid = demo.pid;

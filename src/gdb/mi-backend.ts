@@ -3,8 +3,11 @@
 // How the target is stopped, and why: gdb's own all-stop interrupt (`-exec-interrupt`) sends SIGINT to the target,
 // and when gdb dies between sending it and taking it back the target receives SIGINT and dies (measured: 8 of 100
 // random gdb kills). So pmptop stops the target itself with SIGSTOP: gdb sees a SIGSTOP signal-stop, stops the
-// other threads (all-stop), and `handle SIGSTOP stop print nopass` makes it swallow the signal on continue. If gdb
-// dies at any moment the worst leftover is a job-stopped target, which the wrapper's SIGCONT (session.ts) cures.
+// other threads (all-stop), and `nopass` makes it swallow the signal on continue. If gdb dies at any moment the
+// worst leftover is a job-stopped target, which the wrapper's SIGCONT (session.ts) cures.
+// The stop is a silent catchpoint (`catch signal SIGSTOP`), not `handle SIGSTOP stop print`: a printed stop is
+// about 300 bytes of console text, which gdb writes one byte per write() while the target is stopped, and which
+// fills the socket to pmptop when pmptop is slow to read (gdb then blocks with the target stopped).
 
 import {readlinkSync} from 'node:fs';
 import {performance} from 'node:perf_hooks';
@@ -50,6 +53,9 @@ export class MiBackend implements Backend {
 	private session: GdbSession | undefined;
 	private state: State = 'new';
 	private python = false;
+	// gdb can print CLOCK_MONOTONIC (its Python): a queued sample's stop is then timed by gdb, not by when pmptop
+	// got around to reading the answer.
+	private gdbClock = false;
 	private exe = '';
 	private targetExited = false;
 	private events: BackendEvents | undefined;
@@ -87,7 +93,7 @@ export class MiBackend implements Backend {
 			this.exe = '';
 		}
 		this.state = 'attaching';
-		const session = new GdbSession({gdbPath: this.options.gdbPath, continuePid: pid, prefix: this.options.prefix});
+		const session = new GdbSession({gdbPath: this.options.gdbPath, continuePid: pid, prefix: this.options.prefix, miAsync: this.options.nonStop});
 		this.session = session;
 		const stderr: string[] = [];
 		session.on('log', (text: string) => {
@@ -116,10 +122,7 @@ export class MiBackend implements Backend {
 			}
 		});
 		try {
-			if (this.options.nonStop) {
-				await session.command('-gdb-set mi-async on');
-				await session.command('-gdb-set non-stop on');
-			}
+			if (this.options.nonStop) await session.command('-gdb-set non-stop on');
 			// Symbols of the executable load before the target is stopped: a shorter first stop.
 			const attachPid = this.options.attachPid ?? pid;
 			if (this.exe) await session.command(`-file-exec-and-symbols ${quote(`/proc/${attachPid}/exe`)}`, 60_000).catch(() => {});
@@ -134,9 +137,11 @@ export class MiBackend implements Backend {
 			await this.console('handle all nostop noprint pass');
 			await this.console('handle SIGINT nostop noprint pass');
 			// ...except our own stop signal, which gdb keeps (non-stop: gdb's own interrupts are the only stops).
-			await this.console(this.options.nonStop ? 'handle SIGSTOP nostop noprint nopass' : 'handle SIGSTOP stop print nopass');
+			await this.console('handle SIGSTOP nostop noprint nopass');
+			if (!this.options.nonStop) await this.silentStopOnSigstop();
 			await session.command('-gdb-set print frame-arguments none');
 			await session.command('-gdb-set print entry-values no').catch(() => {});
+			if (!this.options.nonStop) this.gdbClock = await this.console(`python import time as ${CLOCK}`).then(() => true, () => false);
 			if (this.options.python) {
 				const encoded = Buffer.from(PYTHON_SOURCE).toString('base64');
 				this.python = await this.console(`python exec(__import__('base64').b64decode('${encoded}').decode())`)
@@ -154,6 +159,14 @@ export class MiBackend implements Backend {
 			await this.close();
 			throw error instanceof ProfilerError ? error : new AttachError(String(error));
 		}
+	}
+
+	/** All-stop: gdb stops on our SIGSTOP without printing anything; a printing stop when that cannot be set up. */
+	private async silentStopOnSigstop(): Promise<void> {
+		const created = await this.console('catch signal SIGSTOP').catch(() => '');
+		const number = /Catchpoint (\d+)/.exec(created)?.[1];
+		const silent = number !== undefined && (await this.session!.command(`-break-commands ${number} "silent"`).then(() => true, () => false));
+		if (!silent) await this.console('handle SIGSTOP stop print nopass');
 	}
 
 	/** Take one sample: stop, read all threads, continue. The target runs again when this returns or throws. */
@@ -193,11 +206,21 @@ export class MiBackend implements Backend {
 		}
 	}
 
-	/** All-stop: stop the whole target with our SIGSTOP, read every thread, continue. */
+	/**
+	All-stop: stop the whole target with our SIGSTOP, read every thread, continue.
+
+	gdb in MI's synchronous mode reads no command while the target runs, so when the thread list is known the
+	whole sample is written before the stop: the frame requests and `-exec-continue` wait in gdb's input, and gdb
+	reads, answers and resumes the moment the target has stopped, without waiting for pmptop to be scheduled
+	between the steps (on a machine whose cores the target keeps busy each such wait can cost a time slice).
+	*/
 	private async stopAll(t0: number): Promise<{stopMs: number; decode: () => Decoded}> {
 		const session = this.session!;
 		const {pid} = this.options;
+		const deadline = t0 + this.sampleTimeoutMs;
 		const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', this.sampleTimeoutMs);
+		// Queued ahead of the stop; when the target turns out to have exited they fail, and nobody waits for them.
+		const queued = this.threadList && !this.python ? this.queueSample(deadline) : undefined;
 		try {
 			process.kill(pid, 'SIGSTOP');
 		} catch {
@@ -228,19 +251,46 @@ export class MiBackend implements Backend {
 		} finally {
 			clearInterval(resend);
 		}
-		if ((miString(stop.results, 'reason') ?? '').startsWith('exited')) {
-			this.targetExited = true;
-			throw new TargetExitedError(`process ${pid} has exited`);
-		}
-		const deadline = t0 + this.sampleTimeoutMs;
-		const decode = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
+		// From here on a stop reported is not ours (a second signal that arrived late): onExec resumes it.
 		this.resuming = true;
 		try {
+			if ((miString(stop.results, 'reason') ?? '').startsWith('exited')) {
+				this.targetExited = true;
+				throw new TargetExitedError(`process ${pid} has exited`);
+			}
+			if (queued) {
+				const [decode, resumingAt] = await Promise.all([queued.decode, queued.resumingAt, queued.continued]);
+				// gdb's clock says when it began to resume the target; pmptop's own reading may come much later (a busy
+				// event loop). A clock that disagrees (another time namespace) is not used.
+				const seen = performance.now() - stopFrom;
+				const byGdb = resumingAt === undefined ? NaN : resumingAt - stopFrom;
+				return {stopMs: byGdb >= 0 && byGdb <= seen ? byGdb : seen, decode};
+			}
+			const decode = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
 			await session.command('-exec-continue', remaining(deadline));
+			return {stopMs: performance.now() - stopFrom, decode};
 		} finally {
 			this.resuming = false;
 		}
-		return {stopMs: performance.now() - stopFrom, decode};
+	}
+
+	/**
+	Write a whole sample to gdb in one write: every thread's frame request, gdb's clock (when it has one), then
+	`-exec-continue`. The promises settle as gdb answers; all of them are safe to leave unawaited.
+	*/
+	private queueSample(deadline: number): {decode: Promise<() => Decoded>; resumingAt: Promise<number | undefined>; continued: Promise<unknown>} {
+		const session = this.session!;
+		const threads = this.threadList!;
+		const [answers, clock, continued] = session.batch(() => [
+			Promise.all(threads.map(({id, tid, name}) => this.framesOf(id, tid, name, deadline))),
+			this.gdbClock ? session.command(`-interpreter-exec console "python print(${CLOCK}.monotonic_ns())"`, remaining(deadline)) : undefined,
+			session.command('-exec-continue', remaining(deadline)),
+		] as const);
+		const decode = answers.then(a => () => decodeAnswers(a, this.exe));
+		// CLOCK_MONOTONIC in ns, as a performance.now() time (Node's clock is CLOCK_MONOTONIC too).
+		const resumingAt = clock ? clock.then(r => monotonicAsPerformance(r.console), () => undefined) : Promise.resolve(undefined);
+		for (const p of [decode, resumingAt, continued]) p.catch(() => {});
+		return {decode, resumingAt, continued};
 	}
 
 	/**
@@ -551,6 +601,15 @@ export function lwpOf(targetId: string): number {
 	const m = /LWP (\d+)/.exec(targetId) ?? /process (\d+)/.exec(targetId);
 	return m ? Number(m[1]) : 0;
 }
+
+/** A CLOCK_MONOTONIC reading in ns (gdb's `time.monotonic_ns()`) as a performance.now() time, or undefined. */
+export function monotonicAsPerformance(text: string): number | undefined {
+	const m = /^\s*(\d+)\s*$/.exec(text);
+	return m ? Number(BigInt(m[1]!) - process.hrtime.bigint()) / 1e6 + performance.now() : undefined;
+}
+
+// The name gdb's Python knows the time module by.
+const CLOCK = '_pmptop_time';
 
 function quote(text: string): string {
 	return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;

@@ -35,6 +35,12 @@ export interface GdbSessionOptions {
 	prefix?: string[];
 	/** Extra `-iex` commands run before anything loads. */
 	initCommands?: string[];
+	/**
+	MI's asynchronous mode: commands are read while the target runs (needed for `-exec-interrupt`, non-stop).
+	Without it gdb reads no command until the target stops, so commands written while it runs wait for the stop.
+	@default false
+	*/
+	miAsync?: boolean;
 }
 
 // sh -c script: run gdb, then wake the target whatever happened to gdb. `exec` is not used on purpose: the shell
@@ -47,9 +53,19 @@ const WRAPPER = [
 	// The shell's own stderr goes nowhere: it reports a killed gdb ("Killed") on stderr, and writing that to the
 	// pipe of a dead pmptop would kill the wrapper with SIGPIPE before it wakes the target. gdb keeps the pipe.
 	'exec 4<&0 5>&2 2>/dev/null',
-	'"$@" <&4 2>&5 3<&- 4<&- 5>&- &',
+	// gdb's output goes to pmptop through a pipe and a relay (cat), not straight into the socket pmptop reads: gdb
+	// writes its notifications one byte per write(), a socket takes only about 250 writes that are not read yet,
+	// and a pipe takes 64 KiB. So a sample never waits, with the target stopped, for pmptop to read (a redraw).
+	// fd 7 is the pipe's write end (gdb's stdout), fd 8 its read end (cat's input); without mkfifo, no relay.
+	// (Each exec on its own: dash undoes the redirections of an exec inside an && list.)
+	'f=$(mktemp -u "${TMPDIR:-/tmp}/pmptop-gdb.XXXXXX")',
+	'if [ -n "$f" ] && mkfifo -m 600 "$f"; then exec 6<>"$f"; exec 7>"$f"; exec 8<"$f"; exec 6<&-; rm -f "$f"; else exec 7>&1; exec 8</dev/null; fi',
+	// In a subshell that outlives cat, so that cat is never mistaken for gdb (findGdbPid: not a shell).
+	// The subshell must not hold the write end either: cat ends at EOF, when gdb is gone.
+	'( exec 3<&- 4<&- 5>&- 7>&-; cat <&8 8<&-; exit 0 ) &',
+	'"$@" <&4 >&7 2>&5 3<&- 4<&- 5>&- 7>&- 8<&- &',
 	'gdb=$!',
-	'exec 4<&- 5>&-',
+	'exec 4<&- 5>&- 7>&- 8<&-',
 	// The watcher: EOF on fd 3 (pmptop's end closed: a reader that then exits), or pmptop no longer alive (checked
 	// 4 times a second, for when something else keeps the pipe open), and gdb is killed.
 	'read _ignored <&3 2>/dev/null & reader=$!',
@@ -97,7 +113,7 @@ export class GdbSession extends EventEmitter {
 			'-nx',
 			'-q',
 			'-iex', 'set debuginfod enabled off',
-			'-iex', 'set mi-async on',
+			...(options.miAsync ? ['-iex', 'set mi-async on'] : []),
 			'-iex', 'set pagination off',
 			'-iex', 'set confirm off',
 			'-iex', 'set width 0',
