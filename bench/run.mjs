@@ -114,7 +114,7 @@ async function loss(make, file, intervalMs) {
 		let running = true;
 		let n = 0;
 		// gdb's CPU, summed over every gdb this cycle used (a failed sample replaces it).
-		let gdb = backend.session?.findGdbPid?.();
+		let gdb = backend.gdbPid;
 		let gdbStart = gdb ? cpuTicksOrNaN(gdb) : NaN;
 		let gdbTicks = 0;
 		const countGdb = () => {
@@ -133,7 +133,7 @@ async function loss(make, file, intervalMs) {
 					replaced++;
 					backend = make();
 					await backend.start();
-					gdb = backend.session?.findGdbPid?.();
+					gdb = backend.gdbPid;
 					gdbStart = gdb ? cpuTicksOrNaN(gdb) : NaN;
 				}
 				await sleep(Math.max(0, intervalMs - (performance.now() - t)));
@@ -181,6 +181,8 @@ for (const threads of [8, 32]) {
 		const pid = demo.pid;
 		const variants = [
 			['mi (-stack-list-frames)', () => new MiBackend({pid}), SAMPLES_MI, 50],
+			// gdb at SCHED_FIFO 1 (--gdb-rt): the demo's spinning vCPUs cannot delay it while the target is stopped.
+			['mi --gdb-rt', () => new MiBackend({pid, realtime: true}), SAMPLES_MI, 50],
 			['mi (python walker)', () => new MiBackend({pid, python: true}), SAMPLES_MI, 50],
 			['mi --non-stop', () => new MiBackend({pid, nonStop: true}), SAMPLES_MI, 50],
 			// One gdb -batch per sample: on a machine the demo saturates, one can take more than 10 s.
@@ -209,7 +211,7 @@ console.log('non-stop: the stop is the longest any one thread was held (the othe
 console.log('threads  backend                    stop median   stop p95  sample median   loss    rate  sampler+gdb CPU  batch/this (median)');
 for (const r of rows) {
 	const batch = r['batch (gdb -batch)'];
-	for (const name of ['mi (-stack-list-frames)', 'mi (python walker)', 'mi --non-stop', 'batch (gdb -batch)']) {
+	for (const name of ['mi (-stack-list-frames)', 'mi --gdb-rt', 'mi (python walker)', 'mi --non-stop', 'batch (gdb -batch)']) {
 		const x = r[name];
 		console.log(`${String(r.threads).padStart(7)}  ${name.padEnd(26)} ${fmt(x.median).padStart(8)} ms ${fmt(x.p95).padStart(8)} ms ${fmt(x.span).padStart(10)} ms ${fmt(x.loss * 100).padStart(6)}% ${fmt(x.hz).padStart(5)}/s ${`${fmt(x.selfPct, 0)}+${fmt(x.gdbPct, 0)}%`.padStart(15)} ${fmt(batch.median / x.median).padStart(8)}x`);
 	}

@@ -22,6 +22,8 @@ export interface Config {
 	demoVm?: {msize?: number; namedThreads: boolean};
 	/** gdb's non-stop mode: one thread stopped at a time instead of all at once. */
 	nonStop: boolean;
+	/** gdb at real-time priority (SCHED_FIFO 1): the target's busy threads cannot delay a sample's stop. */
+	gdbRt: boolean;
 	headless: boolean;
 	/** Print the running QEMU processes and exit. */
 	list: boolean;
@@ -50,6 +52,7 @@ export interface Flags {
 	msize?: number;
 	namedThreads?: boolean;
 	nonStop?: boolean;
+	gdbRt?: boolean;
 	interval?: number;
 	top?: number;
 	backend?: string;
@@ -117,6 +120,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	if (vm && (flags.vcpus !== undefined || flags.workers !== undefined || flags.unnamed)) throw new ConfigError('--vcpus, --workers and --unnamed shape the demo target, not the demo VM (--msize, --named-threads)');
 	if (flags.msize !== undefined && (!Number.isInteger(flags.msize) || flags.msize < 512)) throw new ConfigError(`--msize must be a whole number of bytes, at least 512 (got ${flags.msize})`);
 	if (flags.nonStop && flags.backend === 'batch') throw new ConfigError('--non-stop works with the mi backend only');
+	if (flags.gdbRt && flags.backend === 'batch') throw new ConfigError('--gdb-rt works with the mi backend only');
 	if (flags.nonStop && flags.python) throw new ConfigError('--non-stop reads one thread at a time: not with --python');
 	const demoArgs: string[] = [];
 	if (flags.vcpus !== undefined) demoArgs.push('--vcpus', String(flags.vcpus));
@@ -137,6 +141,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 		demoArgs,
 		demoVm: vm ? {msize: flags.msize, namedThreads: flags.namedThreads ?? false} : undefined,
 		nonStop: flags.nonStop ?? false,
+		gdbRt: flags.gdbRt ?? false,
 		headless: flags.duration !== undefined || !stdoutIsTty,
 		maxOverhead: (flags.maxOverhead ?? 5) / 100,
 		list: flags.list ?? false,

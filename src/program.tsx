@@ -59,6 +59,8 @@ const cli = meow(`
 	  --python             read all frames with one gdb Python command instead of -stack-list-frames per thread
 	  --non-stop           gdb's non-stop mode: stop and read one thread at a time (shorter stalls, threads not
 	                       captured at the same instant)
+	  --gdb-rt             run gdb at real-time priority (SCHED_FIFO 1; root or CAP_SYS_NICE), so that busy
+	                       target threads cannot delay gdb while the target is stopped: a shorter, steadier stop
 	  --vcpus N, --workers N, --unnamed   demo target shape (with --demo)
 	  --msize N, --named-threads          demo VM shape (with --demo vm): 9p msize (default 8192), QEMU thread names
 
@@ -93,11 +95,12 @@ const cli = meow(`
 		msize: {type: 'number'},
 		namedThreads: {type: 'boolean'},
 		nonStop: {type: 'boolean'},
+		gdbRt: {type: 'boolean'},
 	},
 	allowUnknownFlags: true,
 });
 
-const KNOWN_FLAGS = new Set(['list', 'match', 'nsenter', 'follow', 'maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'msize', 'namedThreads', 'nonStop', 'help', 'version']);
+const KNOWN_FLAGS = new Set(['list', 'match', 'nsenter', 'follow', 'maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'msize', 'namedThreads', 'nonStop', 'gdbRt', 'help', 'version']);
 
 // SIGINT, SIGTERM and SIGHUP are caught from the first moment, so that one arriving while gdb attaches still
 // leads through a clean detach (headless: an early end with the report; live: quit).
@@ -129,13 +132,14 @@ function onPath(command: string): boolean {
 
 /** The backend as the header, reports and recordings name it. */
 function backendLabel(config: Config): string {
-	return config.backend === 'mi' && config.nonStop ? 'mi non-stop' : config.backend;
+	if (config.backend !== 'mi') return config.backend;
+	return ['mi', config.nonStop ? 'non-stop' : '', config.gdbRt ? 'rt' : ''].filter(Boolean).join(' ');
 }
 
 function createBackend(config: Config, pid: number): Backend {
 	if (config.backend === 'batch') return new BatchBackend({pid, gdbPath: config.gdb});
 	const nsenter = config.nsenter ? nsenterOptions(pid) : {};
-	return new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, python: config.python, nonStop: config.nonStop, ...nsenter});
+	return new MiBackend({pid, gdbPath: config.gdb, maxDepth: config.maxDepth, sampleTimeoutMs: config.sampleTimeoutMs, python: config.python, nonStop: config.nonStop, realtime: config.gdbRt, ...nsenter});
 }
 
 /** gdb inside the target's namespaces: a prefix, the PID it has there, and its thread ids mapped back to ours. */

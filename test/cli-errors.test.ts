@@ -1,6 +1,7 @@
 // Bad input: one line on stderr, a non-zero exit, never a stack trace; the target keeps running.
 import {spawnSync} from 'node:child_process';
 import {afterEach, describe, expect, it} from 'vitest';
+import {ptraceScope} from '../src/gdb/target.js';
 import {advances, noThreadStopped, startTestDemo, type TestDemo} from './helpers/demo.js';
 
 const CLI = new URL('../dist/src/cli.js', import.meta.url).pathname;
@@ -50,6 +51,7 @@ describe('pmptop bad input', () => {
 		expectOneLineError(run(['--demo', 'vm', '--vcpus', '4']), /shape the demo target, not the demo VM/);
 		expectOneLineError(run(['--pid', '1', '--non-stop', '--backend', 'batch']), /--non-stop works with the mi backend only/);
 		expectOneLineError(run(['--pid', '1', '--non-stop', '--python']), /not with --python/);
+		expectOneLineError(run(['--pid', '1', '--gdb-rt', '--backend', 'batch']), /--gdb-rt works with the mi backend only/);
 	});
 
 	it('gdb missing from PATH', () => {
@@ -63,6 +65,15 @@ describe('pmptop bad input', () => {
 		expectOneLineError(r, /not permitted to ptrace PID \d+.*(root|CAP_SYS_PTRACE)/);
 		expect(noThreadStopped(demo.pid)).toBe(true);
 		expect(await advances(demo)).toBe(true);
+	});
+
+	it('--gdb-rt where real-time priority is not permitted: one line, and the demo it started is gone', () => {
+		// As nobody, pmptop starts its own demo (nobody's too, so gdb may trace it) but may not use SCHED_FIFO.
+		const r = run(['--demo', '--gdb-rt', '--duration', '2'], {prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']});
+		// Under Yama ptrace_scope >= 1 the attach is refused before the priority is tried.
+		if ((ptraceScope() ?? 0) >= 1) expectOneLineError(r, /not permitted to ptrace/);
+		else expectOneLineError(r, /--gdb-rt: not permitted to use real-time priority \(needs root or CAP_SYS_NICE\); run without --gdb-rt/);
+		expect(spawnSync('pgrep', ['-u', '65534', '-x', 'qemu-demo']).status, 'a qemu-demo of nobody is left').toBe(1);
 	});
 
 	it('a process already traced by another debugger', async () => {

@@ -1,4 +1,5 @@
 // The sampler against the live demo target, with real gdb.
+import {readFileSync} from 'node:fs';
 import {afterEach, describe, expect, it} from 'vitest';
 import {BatchBackend} from '../src/gdb/batch-backend.js';
 import {MiBackend} from '../src/gdb/mi-backend.js';
@@ -96,6 +97,23 @@ describe('MiBackend', () => {
 			await b.stop();
 		}
 		expect(tracerPid(pid)).toBe(0);
+	}, 30_000);
+
+	it('realtime: gdb samples at SCHED_FIFO priority 1, and the target runs on after detach', async () => {
+		demo = await startTestDemo();
+		const b = new MiBackend({pid: demo.pid, realtime: true});
+		await b.start();
+		try {
+			const gdb = b.gdbPid!;
+			// /proc/PID/stat fields 40 and 41 (after the command name): rt_priority and policy (1 = SCHED_FIFO).
+			const fields = readFileSync(`/proc/${gdb}/stat`, 'utf8').split(') ')[1]!.split(' ');
+			expect({priority: fields[37], policy: fields[38]}).toEqual({priority: '1', policy: '1'});
+			for (let i = 0; i < 5; i++) expect((await b.sample()).threads.length).toBeGreaterThanOrEqual(6);
+		} finally {
+			await b.stop();
+		}
+		expect(await waitUntil(() => tracerPid(demo!.pid) === 0 && noThreadStopped(demo!.pid), 2000)).toBe(true);
+		expect(await advances(demo)).toBe(true);
 	}, 30_000);
 
 	it('passes signals through: a SIGTERM sent to the target while attached ends it', async () => {

@@ -43,6 +43,12 @@ export interface MiBackendOptions {
 	SIGSTOP of its own, never SIGINT), so the other threads run on; the threads are not caught at the same instant.
 	*/
 	nonStop?: boolean;
+	/**
+	Run gdb at real-time priority (SCHED_FIFO 1), set from gdb's Python after the attach (symbols load at normal
+	priority). While the target is stopped only gdb works, but on a machine whose cores the target's spinning
+	threads fill, a normal-priority gdb waits for a core at every step of the stop. Needs root or CAP_SYS_NICE.
+	*/
+	realtime?: boolean;
 }
 
 type State = 'new' | 'attaching' | 'running' | 'sampling' | 'detaching' | 'closed';
@@ -75,6 +81,11 @@ export class MiBackend implements Backend {
 	constructor(readonly options: MiBackendOptions) {
 		this.maxDepth = options.maxDepth ?? 64;
 		this.sampleTimeoutMs = options.sampleTimeoutMs ?? 5000;
+	}
+
+	/** The PID of the gdb process (for its CPU time and priority), once it runs. */
+	get gdbPid(): number | undefined {
+		return this.session?.findGdbPid();
 	}
 
 	/** Which frame reader is in use: `python` (one command) or `mi` (one command per thread). */
@@ -139,6 +150,7 @@ export class MiBackend implements Backend {
 			// ...except our own stop signal, which gdb keeps (non-stop: gdb's own interrupts are the only stops).
 			await this.console('handle SIGSTOP nostop noprint nopass');
 			if (!this.options.nonStop) await this.silentStopOnSigstop();
+			if (this.options.realtime) await this.setRealtime();
 			await session.command('-gdb-set print frame-arguments none');
 			await session.command('-gdb-set print entry-values no').catch(() => {});
 			if (!this.options.nonStop) this.gdbClock = await this.console(`python import time as ${CLOCK}`).then(() => true, () => false);
@@ -159,6 +171,18 @@ export class MiBackend implements Backend {
 			await this.close();
 			throw error instanceof ProfilerError ? error : new AttachError(String(error));
 		}
+	}
+
+	/** gdb's main thread (the one that stops, reads and resumes the target) to SCHED_FIFO 1, or a one-line AttachError. */
+	private async setRealtime(): Promise<void> {
+		const python = 'import os\ntry:\n os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1)); print("rt ok")\nexcept OSError as e:\n print("rt", e.strerror)';
+		const said = await this.console(`python exec(${JSON.stringify(python)})`).catch(() => undefined);
+		if (said === undefined) throw new AttachError('--gdb-rt: this gdb has no Python, which sets its priority; run without --gdb-rt');
+		const result = said.trim().replace(/^rt /, '');
+		if (result === 'ok') return;
+		throw new AttachError(/not permitted/i.test(result)
+			? '--gdb-rt: not permitted to use real-time priority (needs root or CAP_SYS_NICE); run without --gdb-rt'
+			: `--gdb-rt: gdb could not take real-time priority (${result}); run without --gdb-rt`);
 	}
 
 	/** All-stop: gdb stops on our SIGSTOP without printing anything; a printing stop when that cannot be set up. */
