@@ -104,7 +104,9 @@ export interface StoreOptions {
 	topN?: number;
 	/**
 	How often new samples may redraw the screen, per second (key presses redraw at once). Measured with 32 threads:
-	a redraw costs Ink about 20 ms of CPU, so 10 a second took 14% of a core and 4 a second 9%. @default 4
+	a redraw costs Ink about 20 ms of CPU, so 10 a second took 14% of a core and 4 a second 9%. 2, as often as
+	py-spy top (1 s) and htop (1.5 s) and no more: once gdb no longer waited for pmptop, 4 a second at 8-10 samples/s
+	took 13-16% of a core, 2 a second 11-12%. @default 2
 	*/
 	maxFps?: number;
 	analysis?: Analysis;
@@ -156,7 +158,7 @@ export class Store {
 	constructor(public options: StoreOptions) {
 		this.analysis = options.analysis ?? new Analysis();
 		this.intervalMs = options.intervalMs;
-		this.minGapMs = 1000 / (options.maxFps ?? 4);
+		this.minGapMs = 1000 / (options.maxFps ?? 2);
 		this.now = options.now ?? Date.now;
 		this.ui = {selectedKey: 'all', focus: 'threads', zoomed: false, hotCursor: 0, sortBy: 'own%', windowIndex: 0, paused: false, hideIdle: false, filter: '', filterDraft: '', mode: 'normal', status: undefined, mark: undefined};
 		this.view = this.build();
