@@ -119,8 +119,9 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	if ((flags.msize !== undefined || flags.namedThreads) && !vm) throw new ConfigError('--msize and --named-threads shape the demo VM: use them with --demo vm');
 	if (vm && (flags.vcpus !== undefined || flags.workers !== undefined || flags.unnamed)) throw new ConfigError('--vcpus, --workers and --unnamed shape the demo target, not the demo VM (--msize, --named-threads)');
 	if (flags.msize !== undefined && (!Number.isInteger(flags.msize) || flags.msize < 512)) throw new ConfigError(`--msize must be a whole number of bytes, at least 512 (got ${flags.msize})`);
-	if (flags.nonStop && flags.backend === 'batch') throw new ConfigError('--non-stop works with the mi backend only');
-	if (flags.gdbRt && flags.backend === 'batch') throw new ConfigError('--gdb-rt works with the mi backend only');
+	if (flags.backend === 'batch') {
+		for (const [flag, set] of [['--non-stop', flags.nonStop], ['--gdb-rt', flags.gdbRt]] as const) if (set) throw new ConfigError(`${flag} works with the mi backend only`);
+	}
 	if (flags.nonStop && flags.python) throw new ConfigError('--non-stop reads one thread at a time: not with --python');
 	const demoArgs: string[] = [];
 	if (flags.vcpus !== undefined) demoArgs.push('--vcpus', String(flags.vcpus));

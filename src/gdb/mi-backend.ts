@@ -59,9 +59,9 @@ export class MiBackend implements Backend {
 	private session: GdbSession | undefined;
 	private state: State = 'new';
 	private python = false;
-	// gdb can print CLOCK_MONOTONIC (its Python): a queued sample's stop is then timed by gdb, not by when pmptop
-	// got around to reading the answer.
-	private gdbClock = false;
+	// gdb has Python: it then prints CLOCK_MONOTONIC, so a sample's stop is timed by gdb, not by when pmptop got
+	// around to reading the answer, and it can take real-time priority (--gdb-rt).
+	private gdbPython = false;
 	private exe = '';
 	private targetExited = false;
 	private events: BackendEvents | undefined;
@@ -150,10 +150,10 @@ export class MiBackend implements Backend {
 			// ...except our own stop signal, which gdb keeps (non-stop: gdb's own interrupts are the only stops).
 			await this.console('handle SIGSTOP nostop noprint nopass');
 			if (!this.options.nonStop) await this.silentStopOnSigstop();
+			this.gdbPython = await this.console(`python import time as ${CLOCK}`).then(() => true, () => false);
 			if (this.options.realtime) await this.setRealtime();
 			await session.command('-gdb-set print frame-arguments none');
 			await session.command('-gdb-set print entry-values no').catch(() => {});
-			if (!this.options.nonStop) this.gdbClock = await this.console(`python import time as ${CLOCK}`).then(() => true, () => false);
 			if (this.options.python) {
 				const encoded = Buffer.from(PYTHON_SOURCE).toString('base64');
 				this.python = await this.console(`python exec(__import__('base64').b64decode('${encoded}').decode())`)
@@ -176,8 +176,8 @@ export class MiBackend implements Backend {
 	/** gdb's main thread (the one that stops, reads and resumes the target) to SCHED_FIFO 1, or a one-line AttachError. */
 	private async setRealtime(): Promise<void> {
 		const python = 'import os\ntry:\n os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1)); print("rt ok")\nexcept OSError as e:\n print("rt", e.strerror)';
-		const said = await this.console(`python exec(${JSON.stringify(python)})`).catch(() => undefined);
-		if (said === undefined) throw new AttachError('--gdb-rt: this gdb has no Python, which sets its priority; run without --gdb-rt');
+		if (!this.gdbPython) throw new AttachError('--gdb-rt: this gdb has no Python, which sets its priority; run without --gdb-rt');
+		const said = await this.console(`python exec(${JSON.stringify(python)})`);
 		const result = said.trim().replace(/^rt /, '');
 		if (result === 'ok') return;
 		throw new AttachError(/not permitted/i.test(result)
@@ -243,8 +243,9 @@ export class MiBackend implements Backend {
 		const {pid} = this.options;
 		const deadline = t0 + this.sampleTimeoutMs;
 		const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', this.sampleTimeoutMs);
-		// Queued ahead of the stop; when the target turns out to have exited they fail, and nobody waits for them.
-		const queued = this.threadList && !this.python ? this.queueSample(deadline) : undefined;
+		// Queued ahead of the stop when the thread list is known; when the target turns out to have exited they fail,
+		// and nobody waits for them.
+		const queued = this.threadList && !this.python ? this.queueSample(this.threadList, deadline) : undefined;
 		try {
 			process.kill(pid, 'SIGSTOP');
 		} catch {
@@ -282,17 +283,19 @@ export class MiBackend implements Backend {
 				this.targetExited = true;
 				throw new TargetExitedError(`process ${pid} has exited`);
 			}
-			if (queued) {
-				const [decode, resumingAt] = await Promise.all([queued.decode, queued.resumingAt, queued.continued]);
-				// gdb's clock says when it began to resume the target; pmptop's own reading may come much later (a busy
-				// event loop). A clock that disagrees (another time namespace) is not used.
-				const seen = performance.now() - stopFrom;
-				const byGdb = resumingAt === undefined ? NaN : resumingAt - stopFrom;
-				return {stopMs: byGdb >= 0 && byGdb <= seen ? byGdb : seen, decode};
+			if (this.python) {
+				const decode = await this.readPython(deadline);
+				await session.command('-exec-continue', remaining(deadline));
+				return {stopMs: performance.now() - stopFrom, decode};
 			}
-			const decode = this.python ? await this.readPython(deadline) : await this.readMi(deadline);
-			await session.command('-exec-continue', remaining(deadline));
-			return {stopMs: performance.now() - stopFrom, decode};
+			// Not queued (the first sample, or threads came or went): the same requests, sent now.
+			const sent = queued ?? this.queueSample(await this.listThreads(deadline), deadline);
+			const [decode, resumingAt] = await Promise.all([sent.decode, sent.resumingAt, sent.continued]);
+			// gdb's clock says when it began to resume the target; pmptop's own reading may come much later (a busy
+			// event loop). A clock that disagrees (another time namespace) is not used.
+			const seen = performance.now() - stopFrom;
+			const byGdb = resumingAt === undefined ? NaN : resumingAt - stopFrom;
+			return {stopMs: byGdb >= 0 && byGdb <= seen ? byGdb : seen, decode};
 		} finally {
 			this.resuming = false;
 		}
@@ -302,12 +305,11 @@ export class MiBackend implements Backend {
 	Write a whole sample to gdb in one write: every thread's frame request, gdb's clock (when it has one), then
 	`-exec-continue`. The promises settle as gdb answers; all of them are safe to leave unawaited.
 	*/
-	private queueSample(deadline: number): {decode: Promise<() => Decoded>; resumingAt: Promise<number | undefined>; continued: Promise<unknown>} {
+	private queueSample(threads: ThreadEntry[], deadline: number): {decode: Promise<() => Decoded>; resumingAt: Promise<number | undefined>; continued: Promise<unknown>} {
 		const session = this.session!;
-		const threads = this.threadList!;
 		const [answers, clock, continued] = session.batch(() => [
 			Promise.all(threads.map(({id, tid, name}) => this.framesOf(id, tid, name, deadline))),
-			this.gdbClock ? session.command(`-interpreter-exec console "python print(${CLOCK}.monotonic_ns())"`, remaining(deadline)) : undefined,
+			this.gdbPython ? session.command(`-interpreter-exec console "python print(${CLOCK}.monotonic_ns())"`, remaining(deadline)) : undefined,
 			session.command('-exec-continue', remaining(deadline)),
 		] as const);
 		const decode = answers.then(a => () => decodeAnswers(a, this.exe));
@@ -513,19 +515,12 @@ export class MiBackend implements Backend {
 		return r.console;
 	}
 
-	// The readers only collect gdb's answers while the target is stopped; turning them into frames waits until it
+	// readPython and queueSample only collect gdb's answers while the target is stopped; turning them into frames waits until it
 	// runs again (see sample()): they return that decoding as a function.
 
 	private async readPython(deadline: number): Promise<() => Decoded> {
 		const r = await this.session!.command(`-interpreter-exec console ${quote(`${PYTHON_COMMAND} ${this.maxDepth}`)}`, remaining(deadline));
 		return () => decodePythonSample(r.console, this.exe);
-	}
-
-	private async readMi(deadline: number): Promise<() => Decoded> {
-		// All threads' stack requests go out at once: gdb answers them in order, without a round trip each.
-		const threads = await this.listThreads(deadline);
-		const answers = await Promise.all(this.session!.batch(() => threads.map(({id, tid, name}) => this.framesOf(id, tid, name, deadline))));
-		return () => decodeAnswers(answers, this.exe);
 	}
 
 	/**
