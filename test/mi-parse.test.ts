@@ -66,6 +66,17 @@ describe('parseMiLine, synthetic', () => {
 		expect(parseMiLine('~"\\033[2J\\303\\251t\\303\\251\\t\\\\"')).toEqual({kind: 'console', text: '\u001b[2Jété\t\\'});
 	});
 
+	it('decodes escapes and raw non-ASCII text that follow plain text, and plain text alone, the same way', () => {
+		expect(parseMiLine('~"plain_name"')).toEqual({kind: 'console', text: 'plain_name'});
+		expect(parseMiLine('~"a\\"b\\nc"')).toEqual({kind: 'console', text: 'a"b\nc'});
+		expect(parseMiLine('~"caf\\303\\251 é"')).toEqual({kind: 'console', text: 'café é'});
+		expect(parseMiLine('~"abc\\033x"')).toEqual({kind: 'console', text: 'abc\u001bx'});
+	});
+
+	it('keeps fields named like Object.prototype members as plain fields', () => {
+		expect(parseMiLine('^done,constructor="1",toString="2",toString="3"')).toMatchObject({results: {constructor: '1', toString: ['2', '3']}});
+	});
+
 	it('parses tokens, empty tuples and lists, result lists', () => {
 		expect(parseMiLine('12^done')).toEqual({kind: 'result', token: 12, resultClass: 'done', results: {}});
 		expect(parseMiLine('^done,a={},b=[],c=["x","y"],d=[{e="1"}]')).toEqual({kind: 'result', token: undefined, resultClass: 'done', results: {a: {}, b: [], c: ['x', 'y'], d: [{e: '1'}]}});

@@ -72,8 +72,16 @@ export function parseMiLine(line: string): MiRecord {
 
 /** Decode the body of an MI c-string starting at `start` (just after the opening quote). Returns text and end. */
 export function decodeCString(src: string, start: number): {text: string; end: number} {
-	const bytes: number[] = [];
+	// Most strings (function and file names, numbers) have no escape and no non-ASCII text: take them as they are.
 	let i = start;
+	for (;;) {
+		const c = src.charCodeAt(i);
+		if (c === 0x22) return {text: src.slice(start, i), end: i + 1};
+		if (c === 0x5c || c >= 0x80 || Number.isNaN(c)) break;
+		i++;
+	}
+	const bytes: number[] = [];
+	for (let k = start; k < i; k++) bytes.push(src.charCodeAt(k));
 	for (;;) {
 		if (i >= src.length) throw new MiParseError('unterminated string', src);
 		const c = src.charCodeAt(i);
@@ -133,10 +141,17 @@ class Cursor {
 	}
 
 	word(): string {
-		const m = /^[A-Za-z0-9_-]+/.exec(this.src.slice(this.pos, this.pos + 128));
-		if (!m) this.fail('expected a name');
-		this.pos += m[0].length;
-		return m[0];
+		const start = this.pos;
+		let i = start;
+		for (;;) {
+			const c = this.src.charCodeAt(i);
+			// [A-Za-z0-9_-]
+			if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d) i++;
+			else break;
+		}
+		if (i === start) this.fail('expected a name');
+		this.pos = i;
+		return this.src.slice(start, i);
 	}
 
 	cstring(): string {
@@ -213,7 +228,7 @@ class Cursor {
 
 // A tuple may repeat a name (gdb does this in a few records): keep every value as a list then.
 function addResult(out: MiTuple, name: string, value: MiValue): void {
-	if (!(name in out)) {
+	if (!Object.hasOwn(out, name)) {
 		out[name] = value;
 		return;
 	}
