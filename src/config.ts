@@ -7,6 +7,8 @@ export interface Config {
 	pid?: number;
 	demo: boolean;
 	intervalMs: number;
+	/** Least time between two redraws for new samples (keys redraw at once). */
+	refreshMs: number;
 	top: number;
 	backend: BackendName;
 	durationS?: number;
@@ -54,6 +56,7 @@ export interface Flags {
 	nonStop?: boolean;
 	gdbRt?: boolean;
 	interval?: number;
+	refresh?: number;
 	top?: number;
 	backend?: string;
 	duration?: number;
@@ -85,11 +88,15 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_INTERVAL_MS = 200;
+/** py-spy top redraws every second, htop every 1.5 s, perf top every 2 s; a redraw costs Ink about 20 ms of CPU. */
+export const DEFAULT_REFRESH_MS = 1000;
 
 /** Validate flags into a Config. `stdoutIsTty` decides headless mode when no --duration is given. */
 export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 	const intervalMs = flags.interval ?? DEFAULT_INTERVAL_MS;
 	if (!Number.isFinite(intervalMs) || intervalMs < 10 || intervalMs > 60_000) throw new ConfigError(`--interval must be between 10 and 60000 ms (got ${flags.interval})`);
+	const refreshMs = flags.refresh ?? DEFAULT_REFRESH_MS;
+	if (!Number.isFinite(refreshMs) || refreshMs < 100 || refreshMs > 60_000) throw new ConfigError(`--refresh must be between 100 and 60000 ms (got ${flags.refresh})`);
 	const top = flags.top ?? 20;
 	if (!Number.isInteger(top) || top < 1 || top > 10_000) throw new ConfigError(`--top must be a whole number from 1 to 10000 (got ${flags.top})`);
 	const backend = (flags.backend ?? 'mi') as BackendName;
@@ -131,6 +138,7 @@ export function toConfig(flags: Flags, stdoutIsTty: boolean): Config {
 		pid: flags.pid,
 		demo: flags.demo ?? false,
 		intervalMs,
+		refreshMs,
 		top,
 		backend,
 		durationS: flags.duration,

@@ -45,6 +45,7 @@ const cli = meow(`
 	  --nsenter            run gdb inside the target's PID and mount namespaces (a VM in a build sandbox)
 	  --demo               start the bundled QEMU-shaped demo target and profile it
 	  --interval MS        time between samples (default 200)
+	  --refresh MS         time between screen redraws for new samples (default 1000; keys redraw at once)
 	  --top N              frames per thread in headless output and snapshots (default 20)
 	  --backend mi|batch   mi: one persistent gdb (default); batch: the classic gdb -batch per sample
 	  --duration S         headless: sample for S seconds, print the hot lists, exit
@@ -76,6 +77,7 @@ const cli = meow(`
 		nsenter: {type: 'boolean'},
 		follow: {type: 'boolean'},
 		interval: {type: 'number'},
+		refresh: {type: 'number'},
 		top: {type: 'number'},
 		backend: {type: 'string'},
 		duration: {type: 'number'},
@@ -100,7 +102,7 @@ const cli = meow(`
 	allowUnknownFlags: true,
 });
 
-const KNOWN_FLAGS = new Set(['list', 'match', 'nsenter', 'follow', 'maxOverhead', 'output', 'pid', 'demo', 'interval', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'msize', 'namedThreads', 'nonStop', 'gdbRt', 'help', 'version']);
+const KNOWN_FLAGS = new Set(['list', 'match', 'nsenter', 'follow', 'maxOverhead', 'output', 'pid', 'demo', 'interval', 'refresh', 'top', 'backend', 'duration', 'format', 'record', 'replay', 'speed', 'maxDepth', 'sampleTimeout', 'gdb', 'python', 'vcpus', 'workers', 'unnamed', 'msize', 'namedThreads', 'nonStop', 'gdbRt', 'help', 'version']);
 
 // SIGINT, SIGTERM and SIGHUP are caught from the first moment, so that one arriving while gdb attaches still
 // leads through a clean detach (headless: an early end with the report; live: quit).
@@ -309,6 +311,7 @@ async function runLive(run: Run, finish: (code: number, message?: string) => Pro
 	const store: Store = new Store({
 		info: {pid: run.pid, command: run.command, backend: run.backendName, notes: run.notes, replay: run.replay},
 		intervalMs: config.intervalMs,
+		refreshMs: config.refreshMs,
 		analysis: run.analysis,
 		readRateOf: tid => run.io.readRateOf(tid),
 		effects: {

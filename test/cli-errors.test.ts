@@ -38,6 +38,7 @@ describe('pmptop bad input', () => {
 	it('invalid flags', () => {
 		expectOneLineError(run(['--pid', 'abc']), /--pid/);
 		expectOneLineError(run(['--pid', '1', '--interval', '0']), /--interval must be between/);
+		expectOneLineError(run(['--pid', '1', '--refresh', '50']), /--refresh must be between 100 and 60000 ms/);
 		expectOneLineError(run(['--pid', '1', '--backend', 'perf']), /--backend must be mi or batch/);
 		expectOneLineError(run(['--pid', '1', '--format', 'xml', '--duration', '1']), /--format must be text or json/);
 		expectOneLineError(run(['--match', 'no-such-vm-for-pmptop-tests']), /no QEMU process (found|matches "no-such-vm-for-pmptop-tests")/);

@@ -30,6 +30,7 @@ function setup() {
 	const store = new Store({
 		info: {pid: 100, command: 'qemu-demo', backend: 'mi'},
 		intervalMs: 200,
+		refreshMs: 300,
 		effects: {quit: () => calls.quit++, snapshot: () => calls.snapshot++, setIntervalMs: ms => calls.intervals.push(ms)},
 	});
 	for (const s of samples(20)) store.ingest(s);
@@ -122,7 +123,7 @@ describe('keys', () => {
 		const before = store.flush().hot.rows.map(r => [r.func, r.own]);
 		expect(await key('p')).toContain('PAUSED');
 		for (const s of samples(30, 2000)) store.ingest(s);
-		await settle(600); // new samples redraw at most 2 times a second
+		await settle(400); // new samples redraw at most once per refreshMs (300 here)
 		expect(store.flush().hot.rows.map(r => [r.func, r.own])).toEqual(before);
 		expect(frame()).toContain('50 samples'); // the header still counts: sampling goes on
 		expect(await key(' ')).not.toContain('PAUSED');
@@ -190,5 +191,29 @@ describe('keys', () => {
 		await key('q');
 		await key(KEYS.ctrlC);
 		expect(calls.quit).toBe(2);
+	});
+});
+
+describe('redraw bound', () => {
+	it('new samples publish a view at most once per refreshMs; a key publishes at once', async () => {
+		const store = new Store({info: {pid: 100, command: 'qemu-demo', backend: 'mi'}, intervalMs: 100, refreshMs: 300});
+		let views = 0;
+		store.subscribe(() => views++);
+		try {
+			const stream = samples(40);
+			for (const s of stream.slice(0, 10)) store.ingest(s);
+			await settle(100);
+			expect(views).toBe(1); // the first batch after an idle gap redraws at once
+			for (const s of stream.slice(10, 30)) store.ingest(s);
+			await settle(100);
+			expect(views).toBe(1); // within 300 ms of the last redraw: held back
+			await settle(250);
+			expect(views).toBe(2); // then one redraw for all 20
+			expect(store.getSnapshot().header.samples).toBe(30);
+			store.dispatch({type: 'toggle-pause'});
+			expect(views).toBeGreaterThanOrEqual(3); // keys do not wait
+		} finally {
+			store.dispose();
+		}
 	});
 });

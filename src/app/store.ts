@@ -103,12 +103,11 @@ export interface StoreOptions {
 	intervalMs: number;
 	topN?: number;
 	/**
-	How often new samples may redraw the screen, per second (key presses redraw at once). Measured with 32 threads:
-	a redraw costs Ink about 20 ms of CPU, so 10 a second took 14% of a core and 4 a second 9%. 2, as often as
-	py-spy top (1 s) and htop (1.5 s) and no more: once gdb no longer waited for pmptop, 4 a second at 8-10 samples/s
-	took 13-16% of a core, 2 a second 11-12%. @default 2
+	Least time between two redraws for new samples, in ms (key presses redraw at once). Measured with 32 threads
+	at 160x45: a redraw costs about 36 ms of CPU (Ink's ANSI tokenizing and cell building half of it, then its
+	garbage), so 2 a second took 7% of a core. @default 1000, as py-spy top (htop 1.5 s, perf top 2 s)
 	*/
-	maxFps?: number;
+	refreshMs?: number;
 	analysis?: Analysis;
 	effects?: StoreEffects;
 	/** Read throughput of a thread, when known. */
@@ -158,7 +157,7 @@ export class Store {
 	constructor(public options: StoreOptions) {
 		this.analysis = options.analysis ?? new Analysis();
 		this.intervalMs = options.intervalMs;
-		this.minGapMs = 1000 / (options.maxFps ?? 2);
+		this.minGapMs = options.refreshMs ?? 1000;
 		this.now = options.now ?? Date.now;
 		this.ui = {selectedKey: 'all', focus: 'threads', zoomed: false, hotCursor: 0, sortBy: 'own%', windowIndex: 0, paused: false, hideIdle: false, filter: '', filterDraft: '', mode: 'normal', status: undefined, mark: undefined};
 		this.view = this.build();
