@@ -22,8 +22,6 @@ interface Pending {
 	resolve: (r: CommandResult) => void;
 	reject: (e: Error) => void;
 	timer?: NodeJS.Timeout;
-	// Created at send time so a failure points at the caller (cdt-gdb-adapter does the same).
-	error: Error;
 }
 
 export interface GdbSessionOptions {
@@ -156,7 +154,7 @@ export class GdbSession extends EventEmitter {
 		if (this.exited) return Promise.reject(new GdbExitedError('gdb has exited'));
 		const token = this.nextToken++;
 		return new Promise((resolve, reject) => {
-			const p: Pending = {token, command, console: [], resolve, reject, error: new Error(command)};
+			const p: Pending = {token, command, console: [], resolve, reject};
 			if (timeoutMs > 0) {
 				p.timer = setTimeout(() => {
 					this.pending.delete(token);
@@ -291,9 +289,7 @@ export class GdbSession extends EventEmitter {
 				if (this.current === p) this.current = undefined;
 				if (p.timer) clearTimeout(p.timer);
 				if (record.resultClass === 'error') {
-					const error = new GdbError(p.command, miString(record.results, 'msg') ?? 'error');
-					error.stack = p.error.stack;
-					p.reject(error);
+					p.reject(new GdbError(p.command, miString(record.results, 'msg') ?? 'error'));
 				} else {
 					p.resolve({record, console: p.console.join('')});
 				}
