@@ -22,40 +22,60 @@ export interface ProfileOptions {
 	groupsOf?: (tid: number, name: string, frames: Frame[]) => string[];
 }
 
-/** Counts of one series over one window. */
+/** Per-frame counts of a window, derived from its stack counts. */
+interface FrameCounts {
+	own: Map<number, number>;
+	total: Map<number, number>;
+	busyOwn: Map<number, number>;
+	busyTotal: Map<number, number>;
+}
+
+/**
+Counts of one series over one window: how many times each distinct stack was seen. A sample costs one map update
+per window here, whatever its depth; the per-frame own and total counts are derived from the stacks when a hot
+list is asked for (a redraw, a snapshot), and kept until the next change.
+*/
 class Counts {
 	samples = 0;
 	busySamples = 0;
-	readonly own = new Map<number, number>();
-	readonly total = new Map<number, number>();
-	readonly busyOwn = new Map<number, number>();
-	readonly busyTotal = new Map<number, number>();
 	readonly stacks = new Map<number, number>();
+	private version = 0;
+	private derived: {version: number; counts: FrameCounts} | undefined;
 
 	/** A copy that shares nothing mutable with this one. */
 	clone(): Counts {
 		const c = new Counts();
 		c.samples = this.samples;
 		c.busySamples = this.busySamples;
-		for (const [k, v] of this.own) c.own.set(k, v);
-		for (const [k, v] of this.total) c.total.set(k, v);
-		for (const [k, v] of this.busyOwn) c.busyOwn.set(k, v);
-		for (const [k, v] of this.busyTotal) c.busyTotal.set(k, v);
 		for (const [k, v] of this.stacks) c.stacks.set(k, v);
 		return c;
 	}
 
 	add(stack: StackInfo, delta: 1 | -1): void {
 		this.samples += delta;
+		if (stack.cls !== 'idle') this.busySamples += delta;
 		bump(this.stacks, stack.id, delta);
-		const leaf = stack.ownId;
-		if (leaf !== undefined) bump(this.own, leaf, delta);
-		for (const id of stack.unique) bump(this.total, id, delta);
-		if (stack.cls !== 'idle') {
-			this.busySamples += delta;
-			if (leaf !== undefined) bump(this.busyOwn, leaf, delta);
-			for (const id of stack.unique) bump(this.busyTotal, id, delta);
+		this.version++;
+	}
+
+	/** Own and total counts per frame id (all samples, and busy ones only), from the stack counts. */
+	frameCounts(table: readonly StackInfo[]): FrameCounts {
+		if (this.derived?.version === this.version) return this.derived.counts;
+		const counts: FrameCounts = {own: new Map(), total: new Map(), busyOwn: new Map(), busyTotal: new Map()};
+		for (const [id, n] of this.stacks) {
+			const stack = table[id]!;
+			const busy = stack.cls !== 'idle';
+			if (stack.ownId !== undefined) {
+				bump(counts.own, stack.ownId, n);
+				if (busy) bump(counts.busyOwn, stack.ownId, n);
+			}
+			for (const frame of stack.unique) {
+				bump(counts.total, frame, n);
+				if (busy) bump(counts.busyTotal, frame, n);
+			}
 		}
+		this.derived = {version: this.version, counts};
+		return counts;
 	}
 }
 
@@ -279,8 +299,9 @@ export class Profile {
 		if (!c) return [];
 		const hide = query.hideIdle ?? false;
 		const denominator = hide ? c.busySamples : c.samples;
-		const own = hide ? c.busyOwn : c.own;
-		const total = hide ? c.busyTotal : c.total;
+		const frames = c.frameCounts(this.stacks);
+		const own = hide ? frames.busyOwn : frames.own;
+		const total = hide ? frames.busyTotal : frames.total;
 		const filter = query.filter?.toLowerCase();
 		const rows: HotRow[] = [];
 		for (const [frameId, t] of total) {
