@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The live screen's memory over many redraws, in a process of its own (run with --expose-gc): the demo recording
+// widened to 32 threads goes through the store and the real Ink screen (160x45, written to a null terminal), in
+// the whole-run window so that every row's text changes at every redraw, as in a long live session. Prints one
+// JSON line: the heap after a full GC at 5 checkpoints, and the CPU per redraw.
+// Usage: node --expose-gc bench/screen-heap.mjs [REDRAWS] (default 2,000).
+
+import {PassThrough, Writable} from 'node:stream';
+import React from 'react';
+import {render} from 'ink';
+import {Store} from '../dist/src/app/store.js';
+import {readRecording} from '../dist/src/runtime.js';
+import App from '../dist/components/App.js';
+
+if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
+const redraws = Number(process.argv[2] ?? 2000);
+const {events} = readRecording(new URL('../demo/recording.jsonl', import.meta.url).pathname);
+const recorded = events.filter(e => e.type === 'sample').map(e => e.sample);
+const widened = recorded.map(s => {
+	const threads = [];
+	for (let k = 0; threads.length < 32; k++) {
+		for (const t of s.threads) {
+			if (threads.length >= 32) break;
+			threads.push({...t, tid: 100_000 * k + t.tid});
+		}
+	}
+	return {threads, errors: [], stopMs: s.stopMs};
+});
+
+const stdin = new PassThrough();
+Object.assign(stdin, {isTTY: true, setRawMode: () => stdin, ref() {}, unref() {}});
+const stdout = new Writable({write: (_chunk, _encoding, done) => done()});
+Object.assign(stdout, {columns: 160, rows: 45, isTTY: true});
+const store = new Store({info: {pid: 1, command: 'replay', backend: 'replay', notes: [], replay: true}, intervalMs: 100, refreshMs: 100});
+store.setSize(160, 45);
+store.dispatch({type: 'cycle-window'});
+store.dispatch({type: 'cycle-window'}); // whole run
+let drawn = 0;
+const ink = render(React.createElement(App, {store}), {stdout, stdin, exitOnCtrlC: false, maxFps: 1000, patchConsole: false, onRender: () => drawn++});
+
+const heapMb = () => {
+	globalThis.gc();
+	globalThis.gc();
+	return Math.round(process.memoryUsage().heapUsed / 1e5) / 10;
+};
+const checkpoints = [];
+let i = 0;
+let cpuMs = 0;
+while (drawn < redraws) {
+	for (let j = 0; j < 10; j++, i++) {
+		const s = widened[i % widened.length];
+		store.ingest({atMs: i * 100, stopMs: s.stopMs, threads: s.threads, errors: s.errors});
+	}
+	const c0 = process.cpuUsage();
+	store.flush();
+	await new Promise(resolve => setImmediate(resolve));
+	const c = process.cpuUsage(c0);
+	cpuMs += (c.user + c.system) / 1000;
+	if (drawn >= ((checkpoints.length + 1) * redraws) / 5) checkpoints.push(heapMb());
+}
+ink.unmount();
+const half = checkpoints.slice(2);
+console.log(JSON.stringify({redraws: drawn, heapMb: checkpoints, lastThreeVaryPct: Math.round(((Math.max(...half) - Math.min(...half)) / Math.min(...half)) * 1000) / 10, cpuMsPerRedraw: Math.round((cpuMs / drawn) * 10) / 10}));
+process.exit(0);
