@@ -15,6 +15,7 @@ import {MiBackend} from '../dist/src/gdb/mi-backend.js';
 import {BatchBackend} from '../dist/src/gdb/batch-backend.js';
 import {Profile} from '../dist/src/profile/aggregate.js';
 import {parseBatchBacktrace} from '../dist/src/gdb/batch-parse.js';
+import {parseMiLine} from '../dist/src/gdb/mi-parse.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -231,6 +232,23 @@ for (let i = 0; i < rounds; i++) {
 const secs = (performance.now() - t0) / 1000;
 console.log(`\nparse + aggregate: ${Math.round(threadStacks / secs).toLocaleString('en-US')} thread-stacks/s (${threadStacks.toLocaleString('en-US')} in ${fmt(secs, 2)} s); RSS ${fmt(process.memoryUsage().rss / 1e6)} MB`);
 
+// MI parsing, the default backend's: the -stack-list-frames answers of the real QEMU transcript, parsed over and over.
+{
+	const transcript = new URL('../../shared/fixtures/qemu/default-gdb-mi-transcript.txt', import.meta.url);
+	try {
+		const lines = readFileSync(transcript, 'utf8').split('\n').filter(l => l.includes(' << ') && l.includes('stack=[')).map(l => l.slice(l.indexOf(' << ') + 4));
+		const frames = lines.reduce((n, l) => n + (l.match(/frame=\{/g) ?? []).length, 0);
+		const bytes = lines.reduce((n, l) => n + l.length, 0);
+		const reps = quick ? 500 : 2000;
+		const t1 = performance.now();
+		for (let i = 0; i < reps; i++) for (const l of lines) parseMiLine(l);
+		const s = (performance.now() - t1) / 1000;
+		console.log(`MI parse (real QEMU -stack-list-frames answers): ${Math.round((reps * frames) / s).toLocaleString('en-US')} frames/s, ${fmt((reps * bytes) / s / 1e6)} MB/s`);
+	} catch (error) {
+		console.log(`(MI parse figure skipped: ${error.message.split('\n')[0]})`);
+	}
+}
+
 // pmptop's own CPU at 10 samples/s with 32 threads, screen redrawing (in tmux), and gdb's CPU beside it.
 function cpuTicks(pid) {
 	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -298,4 +316,13 @@ try {
 	const out = execFileSync(process.execPath, [new URL('./replay-rss.mjs', import.meta.url).pathname, String(total)], {encoding: 'utf8'});
 	const r = JSON.parse(out.trim().split('\n').pop());
 	console.log(`replay of ${r.samples.toLocaleString('en-US')} samples x ${r.threads} threads through the store: ${r.threadStacksPerS.toLocaleString('en-US')} thread-stacks/s; RSS ${r.rssMb.map(x => x.toFixed(0)).join(' ')} MB; final ${r.finalRssMb} MB, max ${r.maxRssMb} MB; last half varies ${r.lastHalfVariesPct}%`);
+}
+
+// The live screen's heap over many redraws (Ink's text caches are bounded by patches/ink+6.8.0.patch; unpatched
+// they kept every distinct row text: about 10 MB per 1,000 redraws of this screen).
+{
+	const redraws = quick ? 500 : 2000;
+	const out = execFileSync(process.execPath, ['--expose-gc', new URL('./screen-heap.mjs', import.meta.url).pathname, String(redraws)], {encoding: 'utf8', env: {...process.env, NODE_ENV: 'production'}});
+	const r = JSON.parse(out.trim().split('\n').pop());
+	console.log(`live screen (160x45, 32 threads, every row changing) over ${r.redraws.toLocaleString('en-US')} redraws: heap after GC ${r.heapMb.join(' ')} MB (last three vary ${r.lastThreeVaryPct}%); ${r.cpuMsPerRedraw} ms of CPU per redraw`);
 }
