@@ -21,7 +21,9 @@ interface Pending {
 	console: string[];
 	resolve: (r: CommandResult) => void;
 	reject: (e: Error) => void;
-	timer?: NodeJS.Timeout;
+	/** performance.now() after which the command fails with GdbTimeoutError; Infinity for none. */
+	deadline: number;
+	timeoutMs: number;
 }
 
 export interface GdbSessionOptions {
@@ -96,6 +98,9 @@ export class GdbSession extends EventEmitter {
 	private buffer = '';
 	private readonly pending = new Map<number, Pending>();
 	private current: Pending | undefined;
+	// One timer for every pending command's deadline (a sample sends 30-odd commands with the same deadline).
+	private watchdog: NodeJS.Timeout | undefined;
+	private watchdogAt = Infinity;
 	private exited = false;
 	private exitInfo: {code: number | null; signal: string | null} | undefined;
 	/** The gdb process's own PID (child of the wrapper), found from /proc once known. */
@@ -154,15 +159,10 @@ export class GdbSession extends EventEmitter {
 		if (this.exited) return Promise.reject(new GdbExitedError('gdb has exited'));
 		const token = this.nextToken++;
 		return new Promise((resolve, reject) => {
-			const p: Pending = {token, command, console: [], resolve, reject};
-			if (timeoutMs > 0) {
-				p.timer = setTimeout(() => {
-					this.pending.delete(token);
-					if (this.current === p) this.current = undefined;
-					reject(new GdbTimeoutError(command, timeoutMs));
-				}, timeoutMs);
-			}
+			const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+			const p: Pending = {token, command, console: [], resolve, reject, deadline, timeoutMs};
 			this.pending.set(token, p);
+			if (deadline < this.watchdogAt) this.armWatchdog(deadline);
 			this.current = p;
 			this.child.stdin!.write(`${token}${command}\n`);
 		});
@@ -260,6 +260,30 @@ export class GdbSession extends EventEmitter {
 		return this.gdbPid;
 	}
 
+	private armWatchdog(at: number): void {
+		if (this.watchdog) clearTimeout(this.watchdog);
+		this.watchdogAt = at;
+		this.watchdog = setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())));
+	}
+
+	// Fail the commands whose deadline has passed; wait again for the earliest of the others.
+	private expire(): void {
+		this.watchdog = undefined;
+		this.watchdogAt = Infinity;
+		const now = performance.now();
+		let next = Infinity;
+		for (const p of [...this.pending.values()]) {
+			if (p.deadline <= now) {
+				this.pending.delete(p.token);
+				if (this.current === p) this.current = undefined;
+				p.reject(new GdbTimeoutError(p.command, p.timeoutMs));
+			} else if (p.deadline < next) {
+				next = p.deadline;
+			}
+		}
+		if (next < Infinity) this.armWatchdog(next);
+	}
+
 	private onData(chunk: string): void {
 		this.buffer += chunk;
 		let nl: number;
@@ -287,7 +311,12 @@ export class GdbSession extends EventEmitter {
 				if (!p) return;
 				this.pending.delete(p.token);
 				if (this.current === p) this.current = undefined;
-				if (p.timer) clearTimeout(p.timer);
+				// Nothing left to time: the timer must not keep pmptop's event loop alive.
+				if (this.pending.size === 0 && this.watchdog) {
+					clearTimeout(this.watchdog);
+					this.watchdog = undefined;
+					this.watchdogAt = Infinity;
+				}
 				if (record.resultClass === 'error') {
 					p.reject(new GdbError(p.command, miString(record.results, 'msg') ?? 'error'));
 				} else {
@@ -320,11 +349,11 @@ export class GdbSession extends EventEmitter {
 		this.exited = true;
 		this.exitInfo = {code, signal};
 		const reason = error ? `gdb could not start: ${error.message}` : `gdb exited (${signal ?? `code ${code}`})`;
-		for (const p of this.pending.values()) {
-			if (p.timer) clearTimeout(p.timer);
-			p.reject(new GdbExitedError(reason, code, signal));
-		}
+		for (const p of this.pending.values()) p.reject(new GdbExitedError(reason, code, signal));
 		this.pending.clear();
+		if (this.watchdog) clearTimeout(this.watchdog);
+		this.watchdog = undefined;
+		this.watchdogAt = Infinity;
 		this.current = undefined;
 		this.emit('exit', this.exitInfo);
 	}

@@ -1,0 +1,57 @@
+// GdbSession's command bookkeeping against a stand-in for gdb (a shell loop that answers only commands that say
+// "ok"): answers resolve, unanswered commands time out at their own deadlines through the one watchdog timer,
+// and the session goes on working after a timeout.
+import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {afterEach, describe, expect, it} from 'vitest';
+import {GdbTimeoutError} from '../src/errors.js';
+import {GdbSession} from '../src/gdb/session.js';
+
+let dir: string | undefined;
+let session: GdbSession | undefined;
+afterEach(async () => {
+	if (session) {
+		session.killAll();
+		await session.waitExit(2000);
+	}
+	session = undefined;
+	if (dir) rmSync(dir, {recursive: true, force: true});
+	dir = undefined;
+});
+
+function fakeGdb(): GdbSession {
+	dir = mkdtempSync(join(tmpdir(), 'pmptop-session-'));
+	const script = join(dir, 'fake-gdb');
+	// Commands arrive as TOKEN-command: answer TOKEN^done for the ones that contain "ok", ignore the rest.
+	writeFileSync(script, '#!/bin/sh\nwhile IFS= read -r line; do case "$line" in *ok*) echo "${line%%-*}^done,said=\\"ok\\"";; esac; done\n');
+	chmodSync(script, 0o755);
+	session = new GdbSession({gdbPath: script, continuePid: 0});
+	return session;
+}
+
+describe('GdbSession', () => {
+	it('resolves answered commands and times out the others, each at its own deadline', async () => {
+		const s = fakeGdb();
+		const t0 = performance.now();
+		const settled = (p: Promise<unknown>) => p.then(() => ({ok: true, at: performance.now() - t0}), (error: unknown) => ({ok: false, error, at: performance.now() - t0}));
+		const [short, answered, long, answeredLate] = await Promise.all([
+			settled(s.command('-silent-one', 300)),
+			settled(s.command('-ok-one', 5000)),
+			settled(s.command('-silent-two', 900)),
+			settled(s.command('-ok-two', 200)),
+		]);
+		expect(answered.ok).toBe(true);
+		expect(answeredLate.ok).toBe(true);
+		expect(short.ok).toBe(false);
+		expect(long.ok).toBe(false);
+		expect((short as {error: unknown}).error).toBeInstanceOf(GdbTimeoutError);
+		expect((long as {error: unknown}).error).toBeInstanceOf(GdbTimeoutError);
+		expect(short.at).toBeGreaterThanOrEqual(295);
+		expect(short.at).toBeLessThan(850);
+		expect(long.at).toBeGreaterThanOrEqual(895);
+		expect(long.at).toBeLessThan(2000);
+		// Still working after the timeouts.
+		await expect(s.command('-ok-again', 2000)).resolves.toMatchObject({record: {results: {said: 'ok'}}});
+	});
+});
