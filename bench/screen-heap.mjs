@@ -9,13 +9,15 @@ import {PassThrough, Writable} from 'node:stream';
 import React from 'react';
 import {render} from 'ink';
 import {Store} from '../dist/src/app/store.js';
-import {readRecording} from '../dist/src/runtime.js';
+import {IoSide, readRecording} from '../dist/src/runtime.js';
 import App from '../dist/components/App.js';
+import {IoPanel} from '../dist/components/IoPanel.js';
 
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
 const redraws = Number(process.argv[2] ?? 2000);
 const {events} = readRecording(new URL('../demo/recording.jsonl', import.meta.url).pathname);
 const recorded = events.filter(e => e.type === 'sample').map(e => e.sample);
+const readings = events.filter(e => e.type === 'io').map(e => e.reading);
 const widened = recorded.map(s => {
 	const threads = [];
 	for (let k = 0; threads.length < 32; k++) {
@@ -35,8 +37,11 @@ const store = new Store({info: {pid: 1, command: 'replay', backend: 'replay', no
 store.setSize(160, 45);
 store.dispatch({type: 'cycle-window'});
 store.dispatch({type: 'cycle-window'}); // whole run
+// The I/O panel as the live screen has it, fed the recording's /proc readings (one per 10 samples, as at 10/s).
+const io = new IoSide();
+const panel = ({view, width}) => (view.extra.io ? React.createElement(IoPanel, {view: view.extra.io, width}) : null);
 let drawn = 0;
-const ink = render(React.createElement(App, {store}), {stdout, stdin, exitOnCtrlC: false, maxFps: 1000, patchConsole: false, onRender: () => drawn++});
+const ink = render(React.createElement(App, {store, sidePanel: panel}), {stdout, stdin, exitOnCtrlC: false, maxFps: 1000, patchConsole: false, onRender: () => drawn++});
 
 const heapMb = () => {
 	globalThis.gc();
@@ -51,6 +56,12 @@ while (drawn < redraws) {
 		const s = widened[i % widened.length];
 		store.ingest({atMs: i * 100, stopMs: s.stopMs, threads: s.threads, errors: s.errors});
 	}
+	// Readings shifted onto the replay's clock, so that rates and sparklines move as live.
+	const r = readings[(i / 10) % readings.length];
+	const round = Math.floor(i / 10 / readings.length);
+	const span = readings[readings.length - 1].atMs - readings[0].atMs + 1000;
+	io.ingest({...r, atMs: r.atMs + round * span});
+	store.setExtra('io', io.view(r.atMs + round * span));
 	const c0 = process.cpuUsage();
 	store.flush();
 	await new Promise(resolve => setImmediate(resolve));
