@@ -253,29 +253,7 @@ export class MiBackend implements Backend {
 			this.targetExited = true;
 			throw new TargetExitedError(`process ${pid} has exited`);
 		}
-		// gdb stops threads with SIGSTOP itself and may take ours for one of its own and swallow it, letting the
-		// thread run on (seen here in about 1 sample of 100). Send it again every 250 ms until gdb reports the stop.
-		// While no thread is in a tracing stop the target was not stopped at all: the stop counts from the signal
-		// that worked. A stop in progress (a thread in a tracing stop, gdb slow to stop the rest) gets a second
-		// before the next signal, since gdb may also hold a thread for reasons of its own. An extra stop that
-		// arrives later is resumed at once (onExec).
-		let stopFrom = t0;
-		let sentAt = t0;
-		const resend = setInterval(() => {
-			const stopping = anyThreadIn(pid, 't');
-			if (stopping && performance.now() - sentAt < 1000) return;
-			try {
-				process.kill(pid, 'SIGSTOP');
-				sentAt = performance.now();
-				if (!stopping) stopFrom = sentAt;
-			} catch {}
-		}, 250);
-		let stop: MiAsyncRecord;
-		try {
-			stop = await stopped;
-		} finally {
-			clearInterval(resend);
-		}
+		const {stop, workedFrom: stopFrom} = await this.untilStopped(stopped, t0);
 		// From here on a stop reported is not ours (a second signal that arrived late): onExec resumes it.
 		this.resuming = true;
 		try {
@@ -298,6 +276,34 @@ export class MiBackend implements Backend {
 			return {stopMs: byGdb >= 0 && byGdb <= seen ? byGdb : seen, decode};
 		} finally {
 			this.resuming = false;
+		}
+	}
+
+	/**
+	Wait for the stop that our SIGSTOP (sent at `sentAt`) asked for. gdb stops threads with SIGSTOP itself and may
+	take ours for one of its own and swallow it, letting the thread run on (seen here in about 1 sample of 100, and
+	in 1 quit of 10 right after a sample). So the signal goes again every 250 ms until gdb reports the stop. While
+	no thread is in a tracing stop the target was not stopped at all: `workedFrom` is when the signal that worked
+	was sent. A stop in progress (a thread in a tracing stop, gdb slow to stop the rest) gets a second before the
+	next signal, since gdb may also hold a thread for reasons of its own. An extra stop that arrives later is
+	resumed at once (onExec).
+	*/
+	private async untilStopped(stopped: Promise<MiAsyncRecord>, sentAt: number): Promise<{stop: MiAsyncRecord; workedFrom: number}> {
+		const {pid} = this.options;
+		let workedFrom = sentAt;
+		const resend = setInterval(() => {
+			const stopping = anyThreadIn(pid, 't');
+			if (stopping && performance.now() - sentAt < 1000) return;
+			try {
+				process.kill(pid, 'SIGSTOP');
+				sentAt = performance.now();
+				if (!stopping) workedFrom = sentAt;
+			} catch {}
+		}, 250);
+		try {
+			return {stop: await stopped, workedFrom};
+		} finally {
+			clearInterval(resend);
 		}
 	}
 
@@ -432,6 +438,7 @@ export class MiBackend implements Backend {
 		const until = performance.now() + this.sampleTimeoutMs + 500;
 		while (this.state === 'sampling' && performance.now() < until) await sleep(25);
 		this.state = 'detaching';
+		let detached = false;
 		if (!session.isExited && !this.targetExited) {
 			try {
 				// Stop first so detach never races a running target, then detach and exit.
@@ -441,21 +448,24 @@ export class MiBackend implements Backend {
 				} else {
 					const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', 2000);
 					process.kill(pid, 'SIGSTOP');
-					await stopped;
+					await this.untilStopped(stopped, performance.now());
 				}
 				await session.command('-target-detach', 3000);
+				detached = true;
 			} catch {}
 		}
-		await this.close();
+		// Once detached, gdb holds nothing of the target, and its own exit can take seconds (seen here in about 1
+		// quit of 10: its main thread spinning, or gone while its worker threads lingered): it gets half a second.
+		await this.close(detached ? 500 : 3000);
 	}
 
-	private async close(): Promise<void> {
+	private async close(graceMs = 3000): Promise<void> {
 		const session = this.session;
 		this.state = 'detaching';
 		if (session && !session.isExited) {
 			session.command('-gdb-exit', 2000).catch(() => {});
 			session.closeInput();
-			if (!(await session.waitExit(3000))) {
+			if (!(await session.waitExit(graceMs))) {
 				session.killGdb();
 				if (!(await session.waitExit(2000))) session.killAll();
 			}
