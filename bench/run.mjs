@@ -287,17 +287,21 @@ try {
 			const node = readFileSync(`/proc/${panePid}/comm`, 'utf8').trim() === 'pmptop' ? panePid : findDescendant(panePid, 'pmptop');
 			if (node === undefined) throw new Error(`pmptop did not start in tmux: ${execFileSync('tmux', ['capture-pane', '-p', '-t', session], {encoding: 'utf8'}).trim().split('\n').slice(-3).join(' / ')}`);
 			const gdb = findDescendant(node, 'gdb');
+			// The relay between gdb and pmptop (cat in gdb's wrapper): its CPU is reported beside pmptop's own.
+			const relay = findDescendant(node, 'cat');
 			const seconds = quick ? 10 : 30;
 			const n0 = cpuTicks(node);
 			const g0 = gdb ? cpuTicks(gdb) : 0;
+			const r0 = relay ? cpuTicks(relay) : 0;
 			await sleep(seconds * 1000);
 			const hz = 100;
 			const nodePct = ((cpuTicks(node) - n0) / hz / seconds) * 100;
 			const gdbPct = gdb ? ((cpuTicks(gdb) - g0) / hz / seconds) * 100 : NaN;
+			const relayPct = relay ? ((cpuTicks(relay) - r0) / hz / seconds) * 100 : NaN;
 			// The rate pmptop reached (the header's "N samples  R/s"): on a machine the demo saturates it is below 10/s.
 			const pane = execFileSync('tmux', ['capture-pane', '-p', '-t', session], {encoding: 'utf8'});
 			const reached = /samples\s+([\d.]+)\/s/.exec(pane)?.[1];
-			console.log(`\npmptop's own CPU, live screen (160x45), 32 threads, asked for 10 samples/s, reached ${reached ?? '?'}/s: ${fmt(nodePct)}% of one core; gdb beside it: ${fmt(gdbPct)}%`);
+			console.log(`\npmptop's own CPU, live screen (160x45), 32 threads, asked for 10 samples/s, reached ${reached ?? '?'}/s: ${fmt(nodePct)}% of one core; gdb beside it: ${fmt(gdbPct)}%, the relay (cat) ${fmt(relayPct)}%`);
 		} finally {
 			execFileSync('tmux', ['send-keys', '-t', session, 'q']);
 			await sleep(1500);
