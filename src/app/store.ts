@@ -104,8 +104,9 @@ export interface StoreOptions {
 	topN?: number;
 	/**
 	Least time between two redraws for new samples, in ms (key presses redraw at once). Measured with 32 threads
-	at 160x45: a redraw costs about 36 ms of CPU (Ink's ANSI tokenizing and cell building half of it, then its
-	garbage), so 2 a second took 7% of a core. @default 1000, as py-spy top (htop 1.5 s, perf top 2 s)
+	at 160x45 with the I/O panel (bench/screen-heap.mjs): a redraw costs 15-22 ms of CPU, most of it Ink's ANSI
+	tokenizing, string widths and cell building, and their garbage. @default 1000, as py-spy top (htop 1.5 s,
+	perf top 2 s)
 	*/
 	refreshMs?: number;
 	analysis?: Analysis;
