@@ -20,8 +20,11 @@ export interface Backend {
 	start(events?: BackendEvents): Promise<void>;
 	/** One sample of every thread; the target runs again when this settles. */
 	sample(): Promise<Sample>;
-	/** Detach and leave the target running. */
-	stop(): Promise<void>;
+	/**
+	Detach and leave the target running. `final`: nothing will attach to this target again from this process
+	(pmptop is quitting), so a gdb that has detached need not be waited for.
+	*/
+	stop(options?: {final?: boolean}): Promise<void>;
 }
 
 /** What the sampler is doing, for the header. */
@@ -96,7 +99,7 @@ export class Sampler extends EventEmitter {
 		// An attach in progress (symbols of a big QEMU, a slow machine) is cut short rather than waited for.
 		await this.starting?.stop().catch(() => {});
 		await this.loopDone;
-		await this.backend?.stop();
+		await this.backend?.stop({final: true});
 		this.backend = undefined;
 		if (this.status.state !== 'target-exited') this.setStatus({state: 'stopped'});
 	}

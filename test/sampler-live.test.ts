@@ -1,5 +1,7 @@
 // The sampler against the live demo target, with real gdb.
-import {readFileSync} from 'node:fs';
+import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 import {afterEach, describe, expect, it} from 'vitest';
 import {BatchBackend} from '../src/gdb/batch-backend.js';
 import {MiBackend} from '../src/gdb/mi-backend.js';
@@ -115,6 +117,41 @@ describe('MiBackend', () => {
 		expect(await waitUntil(() => tracerPid(demo!.pid) === 0 && noThreadStopped(demo!.pid), 2000)).toBe(true);
 		expect(await advances(demo)).toBe(true);
 	}, 30_000);
+
+	it('a final stop does not wait for a detached gdb that is slow to exit; a restart\'s stop does', async () => {
+		demo = await startTestDemo();
+		// gdb that lingers 3 s at exit (a Python exit handler), as a busy machine made it do now and then.
+		const dir = mkdtempSync(join(tmpdir(), 'pmptop-slow-gdb-'));
+		const slowGdb = join(dir, 'gdb');
+		writeFileSync(slowGdb, '#!/bin/sh\nexec gdb -iex "python import atexit, time; atexit.register(time.sleep, 3)" "$@"\n');
+		chmodSync(slowGdb, 0o755);
+		try {
+			const timed = async (final: boolean): Promise<{ms: number; gdb: number}> => {
+				const b = new MiBackend({pid: demo!.pid, gdbPath: slowGdb});
+				await b.start();
+				for (let i = 0; i < 3; i++) await b.sample();
+				const gdb = b.gdbPid!;
+				const t0 = performance.now();
+				await b.stop({final});
+				return {ms: performance.now() - t0, gdb};
+			};
+			const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
+			const quit = await timed(true);
+			expect(quit.ms).toBeLessThan(1000);
+			// Not waited for: that gdb is still in its exit handler, and the target, detached, runs on meanwhile.
+			expect(alive(quit.gdb)).toBe(true);
+			expect(tracerPid(demo.pid)).toBe(0);
+			expect(await advances(demo, 1000)).toBe(true);
+			expect(await waitUntil(() => !alive(quit.gdb), 6000)).toBe(true);
+			// Not final (a restart attaches again): the old gdb is waited for, or killed, before stop() returns.
+			const restart = await timed(false);
+			expect(restart.ms).toBeGreaterThan(400);
+			expect(alive(restart.gdb)).toBe(false);
+			expect(tracerPid(demo.pid)).toBe(0);
+		} finally {
+			rmSync(dir, {recursive: true, force: true});
+		}
+	}, 40_000);
 
 	it('passes signals through: a SIGTERM sent to the target while attached ends it', async () => {
 		demo = await startTestDemo();

@@ -425,7 +425,7 @@ export class MiBackend implements Backend {
 	}
 
 	/** Detach cleanly and let the target run on. Safe to call at any time, more than once. */
-	async stop(): Promise<void> {
+	async stop(options: {final?: boolean} = {}): Promise<void> {
 		const session = this.session;
 		if (!session || this.state === 'closed') return;
 		const {pid} = this.options;
@@ -454,18 +454,25 @@ export class MiBackend implements Backend {
 				detached = true;
 			} catch {}
 		}
-		// Once detached, gdb holds nothing of the target, and its own exit can take seconds (seen here in about 1
-		// quit of 10: its main thread spinning, or gone while its worker threads lingered): it gets half a second.
+		// Once detached, gdb holds nothing of the target, and its exit can take seconds on a machine the target keeps
+		// busy (seen here in about 1 quit of 10: gdb and its wrapper runnable but not run, or gdb's worker threads
+		// lingering). When pmptop is quitting it does not wait for that: the wrapper ends gdb when pmptop is gone,
+		// and its SIGCONT reaches a target no gdb of this process will attach to again. Otherwise (a restart) the
+		// wait stays: the old wrapper's SIGCONT would discard the SIGSTOPs of the next attach.
+		if (detached && options.final) {
+			await this.close(200, false);
+			return;
+		}
 		await this.close(detached ? 500 : 3000);
 	}
 
-	private async close(graceMs = 3000): Promise<void> {
+	private async close(graceMs = 3000, killWhenSlow = true): Promise<void> {
 		const session = this.session;
 		this.state = 'detaching';
 		if (session && !session.isExited) {
 			session.command('-gdb-exit', 2000).catch(() => {});
 			session.closeInput();
-			if (!(await session.waitExit(graceMs))) {
+			if (!(await session.waitExit(graceMs)) && killWhenSlow) {
 				session.killGdb();
 				if (!(await session.waitExit(2000))) session.killAll();
 			}
