@@ -7,25 +7,11 @@
 
 import {performance} from 'node:perf_hooks';
 import {Store} from '../dist/src/app/store.js';
-import {readRecording} from '../dist/src/runtime.js';
+import {widenedRecording} from './recording.mjs';
 
 const total = Number(process.argv[2] ?? 1_000_000);
 const THREADS = 32;
-const {events} = readRecording(new URL('../demo/recording.jsonl', import.meta.url).pathname);
-const recorded = events.filter(e => e.type === 'sample').map(e => e.sample);
-if (recorded.length === 0) throw new Error('the demo recording has no samples');
-
-// Each recorded sample widened to 32 threads: copies of its threads under TIDs 100000*k + tid.
-const widened = recorded.map(s => {
-	const threads = [];
-	for (let k = 0; threads.length < THREADS; k++) {
-		for (const t of s.threads) {
-			if (threads.length >= THREADS) break;
-			threads.push({...t, tid: 100_000 * k + t.tid});
-		}
-	}
-	return {threads, errors: [], stopMs: s.stopMs};
-});
+const {samples: widened} = widenedRecording(THREADS);
 
 const store = new Store({info: {pid: 1, command: 'replay', backend: 'replay', notes: [], replay: true}, intervalMs: 100});
 // The screen's view is built at most 4 times a second (the store's redraw bound); subscribing makes it publish.

@@ -9,25 +9,14 @@ import {PassThrough, Writable} from 'node:stream';
 import React from 'react';
 import {render} from 'ink';
 import {Store} from '../dist/src/app/store.js';
-import {IoSide, readRecording} from '../dist/src/runtime.js';
+import {IoSide} from '../dist/src/runtime.js';
 import App from '../dist/components/App.js';
 import {IoPanel} from '../dist/components/IoPanel.js';
+import {widenedRecording} from './recording.mjs';
 
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
 const redraws = Number(process.argv[2] ?? 2000);
-const {events} = readRecording(new URL('../demo/recording.jsonl', import.meta.url).pathname);
-const recorded = events.filter(e => e.type === 'sample').map(e => e.sample);
-const readings = events.filter(e => e.type === 'io').map(e => e.reading);
-const widened = recorded.map(s => {
-	const threads = [];
-	for (let k = 0; threads.length < 32; k++) {
-		for (const t of s.threads) {
-			if (threads.length >= 32) break;
-			threads.push({...t, tid: 100_000 * k + t.tid});
-		}
-	}
-	return {threads, errors: [], stopMs: s.stopMs};
-});
+const {samples: widened, readings} = widenedRecording(32);
 
 const stdin = new PassThrough();
 Object.assign(stdin, {isTTY: true, setRawMode: () => stdin, ref() {}, unref() {}});

@@ -1,6 +1,6 @@
 import {Box, Text} from 'ink';
 import type {HotView} from '../src/app/store.js';
-import {padEnd, padStart, pct, truncate} from './format.js';
+import {lastColumn, padEnd, padStart, pct} from './format.js';
 
 /** A change in percentage points with its sign: `+40.0`, `-3.2`, `0.0`. */
 export function pp(value: number | undefined): string {
@@ -53,16 +53,15 @@ export default function HotList({hot, focused, width, height}: {
 			<Text bold wrap="truncate">{header}</Text>
 			{rows.length === 0 ? <Text dimColor>{hot.filter ? 'no frame matches the filter' : 'waiting for samples...'}</Text> : null}
 			{rows.map((r, i) => {
-				// As in the thread list: the last column padded only under the cursor's inverse bar.
 				const bar = focused && start + i === hot.cursor;
 				return (
-				<Text key={r.frameId} inverse={bar} wrap="truncate">
-					{`${padStart(pct(r.ownShare), 6)} ${padStart(pct(r.totalShare), 7)} ${padStart(String(r.own), 6)} ${padStart(String(r.total), 6)} `}
-					{marked ? <Text color={deltaColor(r.deltaOwnPp)}>{`${padStart(pp(r.deltaOwnPp), 7)} `}</Text> : null}
-					{marked ? <Text color={deltaColor(r.deltaTotalPp)}>{`${padStart(pp(r.deltaTotalPp), 7)} `}</Text> : null}
-					<Text color={r.func === '??' ? 'gray' : undefined}>{padEnd(r.func, funcWidth)}</Text>
-					<Text dimColor>{` ${bar ? padEnd(r.where, whereWidth) : truncate(r.where, whereWidth)}`}</Text>
-				</Text>
+					<Text key={r.frameId} inverse={bar} wrap="truncate">
+						{`${padStart(pct(r.ownShare), 6)} ${padStart(pct(r.totalShare), 7)} ${padStart(String(r.own), 6)} ${padStart(String(r.total), 6)} `}
+						{marked ? <Text color={deltaColor(r.deltaOwnPp)}>{`${padStart(pp(r.deltaOwnPp), 7)} `}</Text> : null}
+						{marked ? <Text color={deltaColor(r.deltaTotalPp)}>{`${padStart(pp(r.deltaTotalPp), 7)} `}</Text> : null}
+						<Text color={r.func === '??' ? 'gray' : undefined}>{padEnd(r.func, funcWidth)}</Text>
+						<Text dimColor>{` ${lastColumn(r.where, whereWidth, bar)}`}</Text>
+					</Text>
 				);
 			})}
 		</Box>

@@ -1,6 +1,6 @@
 import {Box, Text} from 'ink';
 import type {ThreadRowView} from '../src/app/store.js';
-import {padEnd, padStart, pct, truncate} from './format.js';
+import {lastColumn, padEnd, padStart, pct} from './format.js';
 
 /**
 The thread list: one row per thread, the all-threads row first; the selected row is inverted.
@@ -24,8 +24,6 @@ export default function ThreadList({threads, selected, focused, width, height}: 
 	const showIo = threads.some(t => t.readBytesPerSec !== undefined);
 	const fixed = 7 + 16 + (showRole ? 8 : 0) + 6 + 6 + (showIo ? 9 : 0) + 1;
 	const topWidth = Math.max(0, width - fixed);
-	// The last column is padded only on the selected row, whose inverse bar spans the width: Ink styles every
-	// character it is given, so trailing spaces elsewhere cost a redraw time and show nothing.
 	const line = (t: ThreadRowView, bar: boolean) => [
 		padStart(t.tid === 0 ? '' : String(t.tid), 6),
 		' ',
@@ -37,7 +35,7 @@ export default function ThreadList({threads, selected, focused, width, height}: 
 		padStart(t.samples ? pct(t.busyShare) : '', 5),
 		' ',
 		showIo ? padStart(t.readBytesPerSec === undefined ? '' : `${(t.readBytesPerSec / 1e6).toFixed(1)}M`, 8) + ' ' : '',
-		bar ? padEnd(t.top, topWidth) : truncate(t.top, topWidth),
+		lastColumn(t.top, topWidth, bar),
 	].join('');
 	const header = [padStart('TID', 6), ' ', padEnd('NAME', 15), ' ', showRole ? padEnd('ROLE', 7) + ' ' : '', padStart('SMPL', 5), ' ', padStart('BUSY%', 5), ' ', showIo ? padStart('READ/s', 8) + ' ' : '', padEnd('TOP FRAME', topWidth)].join('');
 	return (

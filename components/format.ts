@@ -97,6 +97,15 @@ export function padEnd(text: string, width: number): string {
 	return truncate(text, width).padEnd(width);
 }
 
+/**
+A row's last column: cut to `width`, and padded to it only under an inverse bar (the selected row), whose colour
+must span the width. Ink styles every character it is given, so trailing spaces elsewhere cost redraw time and
+show nothing.
+*/
+export function lastColumn(text: string, width: number, bar: boolean): string {
+	return bar ? padEnd(text, width) : truncate(text, width);
+}
+
 /** Pad (or cut) text on the left to exactly `width` characters, for right-aligned numbers. */
 export function padStart(text: string, width: number): string {
 	return truncate(text, width).padStart(width);

@@ -1,13 +1,13 @@
 // The sampler against the live demo target, with real gdb.
-import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
-import {tmpdir} from 'node:os';
-import {join} from 'node:path';
+import {readFileSync} from 'node:fs';
 import {afterEach, describe, expect, it} from 'vitest';
 import {BatchBackend} from '../src/gdb/batch-backend.js';
 import {MiBackend} from '../src/gdb/mi-backend.js';
+import {processExists} from '../src/gdb/target.js';
 import {Profile} from '../src/profile/aggregate.js';
 import {Sampler, type Backend} from '../src/sampler.js';
 import {advances, noThreadStopped, startTestDemo, tracerPid, waitUntil, type TestDemo} from './helpers/demo.js';
+import {writeScript} from './helpers/scripts.js';
 
 let demo: TestDemo | undefined;
 afterEach(async () => {
@@ -121,13 +121,10 @@ describe('MiBackend', () => {
 	it('a final stop does not wait for a detached gdb that is slow to exit; a restart\'s stop does', async () => {
 		demo = await startTestDemo();
 		// gdb that lingers 3 s at exit (a Python exit handler), as a busy machine made it do now and then.
-		const dir = mkdtempSync(join(tmpdir(), 'pmptop-slow-gdb-'));
-		const slowGdb = join(dir, 'gdb');
-		writeFileSync(slowGdb, '#!/bin/sh\nexec gdb -iex "python import atexit, time; atexit.register(time.sleep, 3)" "$@"\n');
-		chmodSync(slowGdb, 0o755);
+		const slowGdb = writeScript('gdb', 'exec gdb -iex "python import atexit, time; atexit.register(time.sleep, 3)" "$@"');
 		try {
 			const timed = async (final: boolean): Promise<{ms: number; gdb: number}> => {
-				const b = new MiBackend({pid: demo!.pid, gdbPath: slowGdb});
+				const b = new MiBackend({pid: demo!.pid, gdbPath: slowGdb.path});
 				await b.start();
 				for (let i = 0; i < 3; i++) await b.sample();
 				const gdb = b.gdbPid!;
@@ -135,12 +132,11 @@ describe('MiBackend', () => {
 				await b.stop({final});
 				return {ms: performance.now() - t0, gdb};
 			};
-			const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
 			const quit = await timed(true);
 			// The stop and the detach themselves can take a second or two on a loaded machine; gdb's 3 s exit is not waited for.
 			expect(quit.ms).toBeLessThan(2500);
 			// Not waited for: that gdb is still in its exit handler, and the target, detached, runs on meanwhile.
-			expect(alive(quit.gdb)).toBe(true);
+			expect(processExists(quit.gdb)).toBe(true);
 			expect(tracerPid(demo.pid)).toBe(0);
 			expect(await advances(demo, 1000)).toBe(true);
 			// pmptop would exit now and its wrapper's watcher end that gdb; this test process lives on, so it does.
@@ -150,10 +146,10 @@ describe('MiBackend', () => {
 			// Not final (a restart attaches again): the old gdb is waited for, or killed, before stop() returns.
 			const restart = await timed(false);
 			expect(restart.ms).toBeGreaterThan(400);
-			expect(alive(restart.gdb)).toBe(false);
+			expect(processExists(restart.gdb)).toBe(false);
 			expect(tracerPid(demo.pid)).toBe(0);
 		} finally {
-			rmSync(dir, {recursive: true, force: true});
+			slowGdb.remove();
 		}
 	}, 40_000);
 

@@ -1,14 +1,12 @@
 // GdbSession's command bookkeeping against a stand-in for gdb (a shell loop that answers only commands that say
 // "ok"): answers resolve, unanswered commands time out at their own deadlines through the one watchdog timer,
 // and the session goes on working after a timeout.
-import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
-import {tmpdir} from 'node:os';
-import {join} from 'node:path';
 import {afterEach, describe, expect, it} from 'vitest';
 import {GdbTimeoutError} from '../src/errors.js';
 import {GdbSession} from '../src/gdb/session.js';
+import {writeScript} from './helpers/scripts.js';
 
-let dir: string | undefined;
+let script: ReturnType<typeof writeScript> | undefined;
 let session: GdbSession | undefined;
 afterEach(async () => {
 	if (session) {
@@ -16,17 +14,14 @@ afterEach(async () => {
 		await session.waitExit(2000);
 	}
 	session = undefined;
-	if (dir) rmSync(dir, {recursive: true, force: true});
-	dir = undefined;
+	script?.remove();
+	script = undefined;
 });
 
 function fakeGdb(): GdbSession {
-	dir = mkdtempSync(join(tmpdir(), 'pmptop-session-'));
-	const script = join(dir, 'fake-gdb');
 	// Commands arrive as TOKEN-command: answer TOKEN^done for the ones that contain "ok", ignore the rest.
-	writeFileSync(script, '#!/bin/sh\nwhile IFS= read -r line; do case "$line" in *ok*) echo "${line%%-*}^done,said=\\"ok\\"";; esac; done\n');
-	chmodSync(script, 0o755);
-	session = new GdbSession({gdbPath: script, continuePid: 0});
+	script = writeScript('fake-gdb', 'while IFS= read -r line; do case "$line" in *ok*) echo "${line%%-*}^done,said=\\"ok\\"";; esac; done');
+	session = new GdbSession({gdbPath: script.path, continuePid: 0});
 	return session;
 }
 

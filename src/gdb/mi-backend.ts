@@ -242,18 +242,12 @@ export class MiBackend implements Backend {
 		const session = this.session!;
 		const {pid} = this.options;
 		const deadline = t0 + this.sampleTimeoutMs;
-		const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', this.sampleTimeoutMs);
 		// Queued ahead of the stop when the thread list is known; when the target turns out to have exited they fail,
 		// and nobody waits for them.
-		const queued = this.threadList && !this.python ? this.queueSample(this.threadList, deadline) : undefined;
-		try {
-			process.kill(pid, 'SIGSTOP');
-		} catch {
-			stopped.catch(() => {});
-			this.targetExited = true;
-			throw new TargetExitedError(`process ${pid} has exited`);
-		}
-		const {stop, workedFrom: stopFrom} = await this.untilStopped(stopped, t0);
+		let queued: ReturnType<MiBackend['queueSample']> | undefined;
+		const {stop, workedFrom: stopFrom} = await this.signalStop(this.sampleTimeoutMs, () => {
+			if (this.threadList && !this.python) queued = this.queueSample(this.threadList, deadline);
+		});
 		// From here on a stop reported is not ours (a second signal that arrived late): onExec resumes it.
 		this.resuming = true;
 		try {
@@ -280,16 +274,27 @@ export class MiBackend implements Backend {
 	}
 
 	/**
-	Wait for the stop that our SIGSTOP (sent at `sentAt`) asked for. gdb stops threads with SIGSTOP itself and may
-	take ours for one of its own and swallow it, letting the thread run on (seen here in about 1 sample of 100, and
-	in 1 quit of 10 right after a sample). So the signal goes again every 250 ms until gdb reports the stop. While
-	no thread is in a tracing stop the target was not stopped at all: `workedFrom` is when the signal that worked
-	was sent. A stop in progress (a thread in a tracing stop, gdb slow to stop the rest) gets a second before the
-	next signal, since gdb may also hold a thread for reasons of its own. An extra stop that arrives later is
-	resumed at once (onExec).
+	All-stop: stop the target with our SIGSTOP and wait for gdb to report it (a sample, and the stop before a
+	detach). `beforeSignal` runs once gdb's report is awaited, just before the signal. A target that is gone throws
+	TargetExitedError. gdb stops threads with SIGSTOP itself and may take ours for one of its own and swallow it,
+	letting the thread run on (seen here in about 1 sample of 100, and in 1 quit of 10 right after a sample). So the
+	signal goes again every 250 ms until gdb reports the stop. While no thread is in a tracing stop the target was
+	not stopped at all: `workedFrom` is when the signal that worked was sent. A stop in progress (a thread in a
+	tracing stop, gdb slow to stop the rest) gets a second before the next signal, since gdb may also hold a thread
+	for reasons of its own. An extra stop that arrives later is resumed at once (onExec).
 	*/
-	private async untilStopped(stopped: Promise<MiAsyncRecord>, sentAt: number): Promise<{stop: MiAsyncRecord; workedFrom: number}> {
+	private async signalStop(timeoutMs: number, beforeSignal?: () => void): Promise<{stop: MiAsyncRecord; workedFrom: number}> {
 		const {pid} = this.options;
+		const stopped = this.session!.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', timeoutMs);
+		beforeSignal?.();
+		let sentAt = performance.now();
+		try {
+			process.kill(pid, 'SIGSTOP');
+		} catch {
+			stopped.catch(() => {});
+			this.targetExited = true;
+			throw new TargetExitedError(`process ${pid} has exited`);
+		}
 		let workedFrom = sentAt;
 		const resend = setInterval(() => {
 			const stopping = anyThreadIn(pid, 't');
@@ -428,7 +433,6 @@ export class MiBackend implements Backend {
 	async stop(options: {final?: boolean} = {}): Promise<void> {
 		const session = this.session;
 		if (!session || this.state === 'closed') return;
-		const {pid} = this.options;
 		if (this.state === 'attaching') {
 			// Still attaching: end gdb (its pending commands fail, start() throws) and wake the target.
 			await this.close();
@@ -446,9 +450,7 @@ export class MiBackend implements Backend {
 					await session.command('-exec-interrupt --all', 2000);
 					await this.waitAllStopped(2000);
 				} else {
-					const stopped = session.waitFor(r => r.kind === 'exec' && r.asyncClass === 'stopped', 2000);
-					process.kill(pid, 'SIGSTOP');
-					await this.untilStopped(stopped, performance.now());
+					await this.signalStop(2000);
 				}
 				await session.command('-target-detach', 3000);
 				detached = true;

@@ -261,15 +261,20 @@ export class GdbSession extends EventEmitter {
 	}
 
 	private armWatchdog(at: number): void {
-		if (this.watchdog) clearTimeout(this.watchdog);
+		this.disarmWatchdog();
 		this.watchdogAt = at;
 		this.watchdog = setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())));
 	}
 
-	// Fail the commands whose deadline has passed; wait again for the earliest of the others.
-	private expire(): void {
+	private disarmWatchdog(): void {
+		if (this.watchdog) clearTimeout(this.watchdog);
 		this.watchdog = undefined;
 		this.watchdogAt = Infinity;
+	}
+
+	// Fail the commands whose deadline has passed; wait again for the earliest of the others.
+	private expire(): void {
+		this.disarmWatchdog();
 		const now = performance.now();
 		let next = Infinity;
 		for (const p of [...this.pending.values()]) {
@@ -312,11 +317,7 @@ export class GdbSession extends EventEmitter {
 				this.pending.delete(p.token);
 				if (this.current === p) this.current = undefined;
 				// Nothing left to time: the timer must not keep pmptop's event loop alive.
-				if (this.pending.size === 0 && this.watchdog) {
-					clearTimeout(this.watchdog);
-					this.watchdog = undefined;
-					this.watchdogAt = Infinity;
-				}
+				if (this.pending.size === 0) this.disarmWatchdog();
 				if (record.resultClass === 'error') {
 					p.reject(new GdbError(p.command, miString(record.results, 'msg') ?? 'error'));
 				} else {
@@ -351,9 +352,7 @@ export class GdbSession extends EventEmitter {
 		const reason = error ? `gdb could not start: ${error.message}` : `gdb exited (${signal ?? `code ${code}`})`;
 		for (const p of this.pending.values()) p.reject(new GdbExitedError(reason, code, signal));
 		this.pending.clear();
-		if (this.watchdog) clearTimeout(this.watchdog);
-		this.watchdog = undefined;
-		this.watchdogAt = Infinity;
+		this.disarmWatchdog();
 		this.current = undefined;
 		this.emit('exit', this.exitInfo);
 	}

@@ -39,8 +39,8 @@ class Counts {
 	samples = 0;
 	busySamples = 0;
 	readonly stacks = new Map<number, number>();
-	private version = 0;
-	private derived: {version: number; counts: FrameCounts} | undefined;
+	// Derived from `stacks` when first asked for; dropped at every change.
+	private derived: FrameCounts | undefined;
 
 	/** A copy that shares nothing mutable with this one. */
 	clone(): Counts {
@@ -55,12 +55,12 @@ class Counts {
 		this.samples += delta;
 		if (stack.cls !== 'idle') this.busySamples += delta;
 		bump(this.stacks, stack.id, delta);
-		this.version++;
+		this.derived = undefined;
 	}
 
 	/** Own and total counts per frame id (all samples, and busy ones only), from the stack counts. */
 	frameCounts(table: readonly StackInfo[]): FrameCounts {
-		if (this.derived?.version === this.version) return this.derived.counts;
+		if (this.derived) return this.derived;
 		const counts: FrameCounts = {own: new Map(), total: new Map(), busyOwn: new Map(), busyTotal: new Map()};
 		for (const [id, n] of this.stacks) {
 			const stack = table[id]!;
@@ -74,7 +74,7 @@ class Counts {
 				if (busy) bump(counts.busyTotal, frame, n);
 			}
 		}
-		this.derived = {version: this.version, counts};
+		this.derived = counts;
 		return counts;
 	}
 }
