@@ -6,13 +6,18 @@
 // Usage: node --expose-gc bench/screen-heap.mjs [REDRAWS] (default 2,000).
 
 import {PassThrough, Writable} from 'node:stream';
-import React from 'react';
-import {render} from 'ink';
-import {Store} from '../dist/src/app/store.js';
-import {IoSide} from '../dist/src/runtime.js';
-import App from '../dist/components/App.js';
-import {IoPanel} from '../dist/components/IoPanel.js';
-import {widenedRecording} from './recording.mjs';
+
+// React's production build, as pmptop runs it (src/cli.tsx): its development build logs a performance measure for
+// every component it renders, which both costs several times the CPU and keeps growing the heap. React reads the
+// variable when it loads, so the imports below come after it.
+process.env.NODE_ENV ??= 'production';
+const {default: React} = await import('react');
+const {render} = await import('ink');
+const {Store} = await import('../dist/src/app/store.js');
+const {IoSide} = await import('../dist/src/runtime.js');
+const {default: App} = await import('../dist/components/App.js');
+const {IoPanel} = await import('../dist/components/IoPanel.js');
+const {widenedRecording} = await import('./recording.mjs');
 
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
 const redraws = Number(process.argv[2] ?? 2000);
