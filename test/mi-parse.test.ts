@@ -85,6 +85,13 @@ describe('parseMiLine, synthetic', () => {
 		expect(parseMiLine('(gdb) ')).toEqual({kind: 'prompt'});
 	});
 
+	it('takes a tuple of bare values as their list: a breakpoint\'s commands, as gdb 13.1 prints them after every hit of the stop catchpoint', () => {
+		const line = '=breakpoint-modified,bkpt={number="1",type="catchpoint",disp="keep",enabled="y",what="SIGSTOP",catch-type="signal",thread-groups=["i1"],times="1",script={"silent"}}';
+		expect(parseMiLine(line)).toMatchObject({kind: 'notify', asyncClass: 'breakpoint-modified', results: {bkpt: {what: 'SIGSTOP', times: '1', script: ['silent']}}});
+		expect(parseMiLine('^done,a={"x",{b="1"},["y"]}')).toMatchObject({results: {a: ['x', {b: '1'}, ['y']]}});
+		expect(() => parseMiLine('^done,a={"x"]')).toThrow(MiParseError);
+	});
+
 	it('rejects truncated and non-MI lines with MiParseError carrying the line', () => {
 		for (const bad of ['^done,stack=[frame={level="0"', '~"unterminated', 'warning: Target and debugger are in different PID namespaces', '^done,a="x"junk']) {
 			try {

@@ -187,13 +187,19 @@ class Cursor {
 		return this.fail('expected a value');
 	}
 
-	tuple(): MiTuple {
+	/**
+	A tuple; or, when it holds bare values, the list of them. gdb prints a breakpoint's commands that way, outside the
+	grammar: `=breakpoint-modified,bkpt={...,script={"silent"}}` after every hit of pmptop's stop catchpoint.
+	*/
+	tuple(): MiTuple | MiValue[] {
 		this.pos++;
 		const out: MiTuple = {};
 		if (this.src[this.pos] === '}') {
 			this.pos++;
 			return out;
 		}
+		const c = this.src[this.pos];
+		if (c === '"' || c === '{' || c === '[') return this.values('}');
 		for (;;) {
 			const [name, value] = this.result();
 			addResult(out, name, value);
@@ -205,11 +211,16 @@ class Cursor {
 
 	list(): MiValue[] {
 		this.pos++;
-		const out: MiValue[] = [];
 		if (this.src[this.pos] === ']') {
 			this.pos++;
-			return out;
+			return [];
 		}
+		return this.values(']');
+	}
+
+	/** The values or results of a list, up to and past `close`. */
+	values(close: ']' | '}'): MiValue[] {
+		const out: MiValue[] = [];
 		for (;;) {
 			const c = this.src[this.pos];
 			if (c === '"' || c === '{' || c === '[') {
@@ -220,8 +231,8 @@ class Cursor {
 				out.push(name === 'frame' || typeof value !== 'object' ? value : {[name]: value});
 			}
 			const d = this.src[this.pos++];
-			if (d === ']') return out;
-			if (d !== ',') this.fail('expected , or ]');
+			if (d === close) return out;
+			if (d !== ',') this.fail(`expected , or ${close}`);
 		}
 	}
 }
