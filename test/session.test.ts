@@ -1,6 +1,7 @@
 // GdbSession's command bookkeeping against a stand-in for gdb (a shell loop that answers only commands that say
 // "ok"): answers resolve, unanswered commands time out at their own deadlines through the one watchdog timer,
 // and the session goes on working after a timeout.
+import {readFileSync} from 'node:fs';
 import {afterEach, describe, expect, it} from 'vitest';
 import {GdbTimeoutError} from '../src/errors.js';
 import {GdbSession} from '../src/gdb/session.js';
@@ -48,5 +49,21 @@ describe('GdbSession', () => {
 		expect(long.at).toBeLessThan(2000);
 		// Still working after the timeouts.
 		await expect(s.command('-ok-again', 2000)).resolves.toMatchObject({record: {results: {said: 'ok'}}});
+	});
+
+	it('finds gdb itself, not a short-lived child gdb forked (at attach gdb forks a ptrace check, once taken for gdb)', async () => {
+		// A stand-in named gdb that has one child, as gdb has for a moment while it attaches.
+		script = writeScript('gdb', 'sleep 30 & read -r _line; kill $!');
+		session = new GdbSession({gdbPath: script.path, continuePid: 0});
+		let found: number | undefined;
+		for (let i = 0; i < 100 && found === undefined; i++) {
+			await new Promise(resolve => setTimeout(resolve, 20));
+			const pid = session.findGdbPid();
+			// Wait until the stand-in has started its child: the case that matters.
+			if (pid !== undefined && readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() !== '') found = pid;
+		}
+		expect(found).toBeDefined();
+		expect(readFileSync(`/proc/${found}/comm`, 'utf8').trim()).toBe('gdb');
+		expect(readFileSync(`/proc/${found}/cmdline`, 'utf8')).toContain(script.path);
 	});
 });

@@ -5,6 +5,7 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {EventEmitter} from 'node:events';
 import {readFileSync} from 'node:fs';
+import {basename} from 'node:path';
 import {GdbError, GdbExitedError, GdbTimeoutError, MiParseError} from '../errors.js';
 import {deepestChild} from '../namespaces.js';
 import {parseMiLine, miString, type MiAsyncRecord, type MiResultRecord, type MiRecord} from './mi-parse.js';
@@ -105,10 +106,13 @@ export class GdbSession extends EventEmitter {
 	private exitInfo: {code: number | null; signal: string | null} | undefined;
 	/** The gdb process's own PID (child of the wrapper), found from /proc once known. */
 	gdbPid: number | undefined;
+	// gdb's name in /proc/PID/comm: the executable's file name, cut to 15 bytes.
+	private readonly gdbComm: string;
 
 	constructor(options: GdbSessionOptions) {
 		super();
 		const gdb = options.gdbPath ?? 'gdb';
+		this.gdbComm = basename(gdb).slice(0, 15);
 		const args = [
 			...(options.prefix ?? []),
 			gdb,
@@ -256,8 +260,17 @@ export class GdbSession extends EventEmitter {
 		if (!wrapper) return undefined;
 		const shell = commOf(wrapper);
 		const child = childrenOf(wrapper).find(pid => commOf(pid) !== shell);
-		if (child !== undefined) this.gdbPid = deepestChild(child) ?? child;
-		return this.gdbPid;
+		if (child === undefined) return undefined;
+		// The first process of the chain named like gdb, not deeper: gdb forks short-lived children of its own (at
+		// attach, a ptrace check), and one of those was taken for gdb.
+		let pid: number | undefined = child;
+		for (let depth = 0; pid !== undefined && depth < 8; depth++) {
+			if (commOf(pid) === this.gdbComm) return (this.gdbPid = pid);
+			const children = childrenOf(pid);
+			pid = children.length === 1 ? children[0] : undefined;
+		}
+		// A gdb by another name (a script that runs it): the end of the chain as it is now, not kept.
+		return deepestChild(child) ?? child;
 	}
 
 	private armWatchdog(at: number): void {
