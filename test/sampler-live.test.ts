@@ -1,5 +1,5 @@
 // The sampler against the live demo target, with real gdb.
-import {readFileSync} from 'node:fs';
+import {existsSync, readFileSync} from 'node:fs';
 import {afterEach, describe, expect, it} from 'vitest';
 import {BatchBackend} from '../src/gdb/batch-backend.js';
 import {MiBackend} from '../src/gdb/mi-backend.js';
@@ -125,6 +125,28 @@ describe('MiBackend', () => {
 		}
 		expect(await waitUntil(() => tracerPid(demo!.pid) === 0 && noThreadStopped(demo!.pid), 2000)).toBe(true);
 		expect(await advances(demo)).toBe(true);
+	}, 30_000);
+
+	it('gdb\'s scheduling group and gdb run at nice -10 when permitted (root here), the target\'s untouched', async () => {
+		demo = await startTestDemo();
+		// Kernels without autogroup scheduling have no /proc/PID/autogroup: only the nice then.
+		const groups = existsSync('/proc/self/autogroup');
+		const targetGroup = groups ? readFileSync(`/proc/${demo.pid}/autogroup`, 'utf8') : '';
+		const b = new MiBackend({pid: demo.pid});
+		await b.start();
+		try {
+			const gdb = b.gdbPid!;
+			expect(readFileSync(`/proc/${gdb}/comm`, 'utf8').trim()).toBe('gdb');
+			// Raising a priority needs CAP_SYS_NICE: without it nothing changes and nothing fails.
+			const expected = process.getuid?.() === 0 ? '-10' : '0';
+			if (groups) expect(readFileSync(`/proc/${gdb}/autogroup`, 'utf8')).toMatch(new RegExp(`nice ${expected}\\n?$`));
+			// /proc/PID/stat field 19 (after the command name): nice.
+			expect(readFileSync(`/proc/${gdb}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]).toBe(expected);
+			if (groups) expect(readFileSync(`/proc/${demo.pid}/autogroup`, 'utf8')).toBe(targetGroup);
+			expect((await b.sample()).threads.length).toBeGreaterThanOrEqual(6);
+		} finally {
+			await b.stop();
+		}
 	}, 30_000);
 
 	it('a final stop does not wait for a detached gdb that is slow to exit; a restart\'s stop does', async () => {
