@@ -52,11 +52,11 @@ async function rate(file, seconds) {
 	return (work(b) - work(a)) / ((performance.now() - t0) / 1000);
 }
 
-async function withDemo(threads, fn) {
+async function withDemo(threads, fn, vcpus = 2) {
 	const dir = mkdtempSync(join(tmpdir(), 'pmptop-bench-'));
 	const file = join(dir, 'progress.json');
-	// main + call_rcu + 2 vCPUs + workers = threads
-	const demo = await startDemo(['--vcpus', '2', '--workers', String(threads - 4), '--progress', file]);
+	// main + call_rcu + vCPUs + workers = threads
+	const demo = await startDemo(['--vcpus', String(vcpus), '--workers', String(threads - 2 - vcpus), '--progress', file]);
 	try {
 		await sleep(500);
 		return await fn(demo, file);
@@ -216,6 +216,54 @@ for (const r of rows) {
 		const x = r[name];
 		console.log(`${String(r.threads).padStart(7)}  ${name.padEnd(26)} ${fmt(x.median).padStart(8)} ms ${fmt(x.p95).padStart(8)} ms ${fmt(x.span).padStart(10)} ms ${fmt(x.loss * 100).padStart(6)}% ${fmt(x.hz).padStart(5)}/s ${`${fmt(x.selfPct, 0)}+${fmt(x.gdbPct, 0)}%`.padStart(15)} ${fmt(batch.median / x.median).padStart(8)}x`);
 	}
+}
+
+// Throughput loss with a core free: the demo with one spinning vCPU (8 threads), so that gdb and this process do not
+// take CPU time from the vCPU (on this 2-core machine two vCPUs fill both cores, and the loss above then is mostly
+// the profiler's CPU, not the stops). Each cycle is off, on, off: the loss is the on-rate against the mean of the two
+// off-rates around it; the median of the cycles is the figure.
+{
+	const cycles = quick ? 3 : 8;
+	const seconds = quick ? 2 : 3;
+	const freeCore = {};
+	await withDemo(8, async (demo, file) => {
+		await sleep(1000);
+		for (const [name, make] of [['mi', () => new MiBackend({pid: demo.pid})], ['batch', () => new BatchBackend({pid: demo.pid, timeoutMs: 30_000})]]) {
+			const losses = [];
+			const stops = [];
+			let samples = 0;
+			let sampledSecs = 0;
+			for (let c = 0; c < cycles; c++) {
+				const before = await rate(file, seconds);
+				const backend = make();
+				await backend.start();
+				let running = true;
+				const loop = (async () => {
+					while (running) {
+						const t = performance.now();
+						try {
+							stops.push((await backend.sample()).stopMs);
+						} catch {}
+						await sleep(Math.max(0, 100 - (performance.now() - t)));
+					}
+				})();
+				await sleep(300);
+				const n0 = stops.length;
+				const t0 = performance.now();
+				const during = await rate(file, seconds);
+				samples += stops.length - n0;
+				sampledSecs += (performance.now() - t0) / 1000;
+				running = false;
+				await loop;
+				await backend.stop();
+				const after = await rate(file, seconds);
+				losses.push(1 - during / ((before + after) / 2));
+			}
+			freeCore[name] = {loss: quantile(losses, 0.5), hz: samples / sampledSecs};
+			console.log(`throughput loss with a core free (8 threads, 1 vCPU), ${name} at ${fmt(samples / sampledSecs)}/s: median ${fmt(quantile(losses, 0.5) * 100)}% (cycles: ${losses.map(l => fmt(l * 100)).join(' ')} %); stop median ${fmt(quantile(stops, 0.5))} ms, p95 ${fmt(quantile(stops, 0.95))} ms`);
+		}
+	}, 1);
+	console.log(`  batch/mi loss: ${fmt(freeCore.batch.loss / freeCore.mi.loss)}x (batch at ${fmt(freeCore.batch.hz)} samples/s, mi at ${fmt(freeCore.mi.hz)}/s)`);
 }
 
 // Parse + aggregate throughput: real gdb output of the demo target, parsed and ingested over and over.

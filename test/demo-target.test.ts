@@ -10,7 +10,7 @@ import {afterEach, beforeAll, describe, expect, it} from 'vitest';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BINARY = join(ROOT, 'demo', 'target', 'bin', 'qemu-demo');
-const PROGRESS_KEYS = ['pid', 't_ms', 'vcpu_rounds', 'compute_ns', 'mmio_ns', 'reads', 'read_bytes'];
+const PROGRESS_KEYS = ['pid', 't_ms', 'vcpu_rounds', 'compute_ns', 'mmio_ns', 'spins', 'reads', 'read_bytes'];
 // Small file and short runs keep the whole file around 6 s.
 const LIGHT = ['--file-size', '1M'];
 
@@ -112,7 +112,7 @@ describe('demo target', () => {
 		expect(gaps[3]).toBeGreaterThanOrEqual(150);
 		expect(gaps[3]).toBeLessThan(400);
 		const last = seen.at(-1)!;
-		for (const key of ['vcpu_rounds', 'compute_ns', 'mmio_ns', 'reads', 'read_bytes'] as const) {
+		for (const key of ['vcpu_rounds', 'compute_ns', 'mmio_ns', 'spins', 'reads', 'read_bytes'] as const) {
 			expect(last[key]).toBeGreaterThan(0);
 			expect(seen.every((p, i) => i === 0 || p[key] >= seen[i - 1]![key])).toBe(true);
 		}

@@ -145,6 +145,7 @@ struct vcpu {
     uint64_t rounds;
     uint64_t compute_ns;       /* completed phases */
     uint64_t mmio_ns;
+    uint64_t spins;            /* spin iterations: the work done, which a stop takes away */
 } __attribute__((aligned(64)));
 
 struct worker {
@@ -305,6 +306,7 @@ static void phase_end(struct vcpu *v, uint64_t *counter, uint64_t end, uint64_t 
         *frozen += now - prev; \
     } \
     prev = now; \
+    add_u64(&v->spins, SPIN_CHECK_EVERY); \
     store_u64(&v->active_ns, now - v->last_ns - *frozen); \
     if (now >= deadline || stopping()) { \
         break; \
@@ -522,7 +524,7 @@ static void qemu_thread_create(const char *name, void *(*fn)(void *), void *arg)
 /* ---- progress ----------------------------------------------------------- */
 
 struct totals {
-    uint64_t rounds, compute_ns, mmio_ns, reads, read_bytes;
+    uint64_t rounds, compute_ns, mmio_ns, spins, reads, read_bytes;
 };
 
 static void collect(struct totals *t)
@@ -546,6 +548,7 @@ static void collect(struct totals *t)
             }
         }
         t->rounds += load_u64(&v->rounds);
+        t->spins += load_u64(&v->spins);
         t->compute_ns += compute + (phase == PHASE_COMPUTE ? active : 0);
         t->mmio_ns += mmio + (phase == PHASE_MMIO ? active : 0);
     }
@@ -562,10 +565,10 @@ static int format_progress(char *buf, size_t len)
     collect(&t);
     return snprintf(buf, len,
                     "{\"pid\":%d,\"t_ms\":%" PRIu64 ",\"vcpu_rounds\":%" PRIu64
-                    ",\"compute_ns\":%" PRIu64 ",\"mmio_ns\":%" PRIu64
+                    ",\"compute_ns\":%" PRIu64 ",\"mmio_ns\":%" PRIu64 ",\"spins\":%" PRIu64
                     ",\"reads\":%" PRIu64 ",\"read_bytes\":%" PRIu64 "}\n",
                     (int)getpid(), (uint64_t)((now_ns() - start_ns) / 1000000U), t.rounds,
-                    t.compute_ns, t.mmio_ns, t.reads, t.read_bytes);
+                    t.compute_ns, t.mmio_ns, t.spins, t.reads, t.read_bytes);
 }
 
 /* Writes FILE atomically (temp file + rename). Returns false on error. */
@@ -800,7 +803,7 @@ static void usage(FILE *out)
             "  --help                show this help\n"
             "\n"
             "stdout: {\"ready\":true,\"pid\":PID} once all threads run and are named, then\n"
-            "progress lines {\"pid\",\"t_ms\",\"vcpu_rounds\",\"compute_ns\",\"mmio_ns\",\"reads\",\"read_bytes\"}\n"
+            "progress lines {\"pid\",\"t_ms\",\"vcpu_rounds\",\"compute_ns\",\"mmio_ns\",\"spins\",\"reads\",\"read_bytes\"}\n"
             "(cumulative totals) unless --progress is given.\n",
             prog);
 }

@@ -12,6 +12,8 @@ export interface Progress {
 	vcpu_rounds: number;
 	compute_ns: number;
 	mmio_ns: number;
+	/** Spin iterations of all vCPUs: the work they did (a stop takes it away; the time totals keep counting). */
+	spins: number;
 	reads: number;
 	read_bytes: number;
 }
