@@ -122,10 +122,13 @@ export class FollowingSource extends EventEmitter implements Source {
 		await old.stop().catch(() => {});
 		const what = this.key.match ? `a QEMU matching "${this.key.match}"` : this.key.vmName ? `the next VM named ${this.key.vmName}` : `the next ${this.key.exe ?? 'process'}`;
 		this.emit('status', {state: 'target-exited', message: `process ${old.pid} exited at ${new Date().toTimeString().slice(0, 8)}; --follow: waiting for ${what}`});
+		// A process that could not be attached to is tried again while it runs (a VM still starting, a gdb that died
+		// during the attach: seen under load), after 1, 2, 4... at most 10 s; meanwhile other matches go first.
+		const retries = new Map<number, {at: number; failures: number}>();
 		while (!this.stopped) {
-			const next = findFollowers(this.key, this.seen)[0];
+			const now = Date.now();
+			const next = findFollowers(this.key, this.seen).find(pid => (retries.get(pid)?.at ?? 0) <= now);
 			if (next !== undefined) {
-				this.seen.add(next);
 				const source = this.make(next);
 				if (this.intervalMs !== undefined) source.setIntervalMs(this.intervalMs);
 				this.current = source;
@@ -133,12 +136,16 @@ export class FollowingSource extends EventEmitter implements Source {
 				this.wire(source);
 				try {
 					await source.start();
+					this.seen.add(next);
 					this.emit('target', {pid: next});
 					this.emit('status', {state: 'sampling', message: `--follow: attached to PID ${next}`});
 					this.waiting = undefined;
 					return;
 				} catch (error) {
-					this.emit('status', {state: 'restarting', message: `--follow: cannot attach to PID ${next}: ${error instanceof Error ? error.message : String(error)}`});
+					const failures = (retries.get(next)?.failures ?? 0) + 1;
+					const waitMs = Math.min(10_000, 1000 * 2 ** (failures - 1));
+					retries.set(next, {at: Date.now() + waitMs, failures});
+					this.emit('status', {state: 'restarting', message: `--follow: cannot attach to PID ${next}: ${error instanceof Error ? error.message : String(error)}; trying again in ${waitMs / 1000} s`});
 					continue;
 				}
 			}

@@ -1,7 +1,13 @@
 // Long VM tests: the target exits and a new one starts; pmptop follows it. Strings from the target are sanitized.
 import {spawn} from 'node:child_process';
+import {EventEmitter} from 'node:events';
+import {copyFileSync, mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 import {afterEach, describe, expect, it} from 'vitest';
-import {findFollowers, followKeyOf} from '../src/follow.js';
+import {FollowingSource, findFollowers, followKeyOf} from '../src/follow.js';
+import type {LiveSource} from '../src/runtime.js';
+import type {SamplerStatus} from '../src/sampler.js';
 import {startTestDemo, tracerPid, waitUntil, type TestDemo} from './helpers/demo.js';
 
 const CLI = new URL('../dist/src/cli.js', import.meta.url).pathname;
@@ -47,6 +53,50 @@ describe('--follow', () => {
 		expect(report.threads.find((t: {tid: number}) => t.tid === b.pid).gone).toBe(false);
 		expect(tracerPid(b.pid)).toBe(0);
 	}, 90_000);
+});
+
+describe('FollowingSource', () => {
+	it('tries a follower again when the attach fails (a VM still starting, a gdb that died during the attach), then follows it', async () => {
+		// Processes of an executable of their own, so that nothing else on the machine matches the key.
+		const dir = mkdtempSync(join(tmpdir(), 'pmptop-follow-'));
+		const exe = join(dir, 'vm-like');
+		copyFileSync('/bin/sleep', exe);
+		const a = spawn(exe, ['60'], {stdio: 'ignore'});
+		const b = spawn(exe, ['60'], {stdio: 'ignore'});
+		const starts: number[] = [];
+		const fake = (pid: number, failFirst: boolean): LiveSource => {
+			const source = Object.assign(new EventEmitter(), {
+				pid,
+				status: {state: 'sampling'},
+				start: async () => {
+					starts.push(pid);
+					if (failFirst && starts.filter(p => p === pid).length === 1) throw new Error('gdb exited during attach');
+				},
+				stop: async () => {},
+				setIntervalMs: () => {},
+			});
+			return source as unknown as LiveSource;
+		};
+		const first = fake(a.pid!, false);
+		const following = new FollowingSource(first, pid => fake(pid, true), {exe}, true, 50);
+		const messages: string[] = [];
+		following.on('status', (status: SamplerStatus) => status.message && messages.push(status.message));
+		const followed = new Promise<number>(resolve => following.on('target', ({pid}: {pid: number}) => resolve(pid)));
+		try {
+			await following.start();
+			a.kill('SIGKILL');
+			first.emit('status', {state: 'target-exited'});
+			const pid = await Promise.race([followed, new Promise<undefined>(resolve => setTimeout(resolve, 5000))]);
+			expect(pid).toBe(b.pid);
+			expect(starts.filter(p => p === b.pid)).toHaveLength(2);
+			expect(messages.some(m => m.includes(`cannot attach to PID ${b.pid}: gdb exited during attach; trying again in 1 s`))).toBe(true);
+		} finally {
+			await following.stop();
+			a.kill('SIGKILL');
+			b.kill('SIGKILL');
+			rmSync(dir, {recursive: true, force: true});
+		}
+	});
 });
 
 describe('untrusted strings', () => {
