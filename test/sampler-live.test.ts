@@ -149,6 +149,17 @@ describe('MiBackend', () => {
 		}
 	}, 30_000);
 
+	it('a gdb that ends silently during the attach: the message says how it ended (an exit status, a signal)', async () => {
+		for (const [body, said] of [['exit 3', 'exit status 3'], ['kill -KILL $$', 'killed by SIGKILL']] as const) {
+			const script = writeScript('gdb', body);
+			try {
+				await expect(new MiBackend({pid: process.pid, gdbPath: script.path}).start()).rejects.toThrow(`gdb exited during attach (${said}), saying nothing`);
+			} finally {
+				script.remove();
+			}
+		}
+	});
+
 	it('a final stop does not wait for a detached gdb that is slow to exit; a restart\'s stop does', async () => {
 		demo = await startTestDemo();
 		// gdb that lingers 3 s at exit (a Python exit handler), as a busy machine made it do now and then.

@@ -10,7 +10,7 @@
 // fills the socket to pmptop when pmptop is slow to read (gdb then blocks with the target stopped).
 
 import {readlinkSync, writeFileSync} from 'node:fs';
-import {setPriority} from 'node:os';
+import {constants as osConstants, setPriority} from 'node:os';
 import {performance} from 'node:perf_hooks';
 import {AttachError, GdbError, GdbExitedError, GdbTimeoutError, ProfilerError, TargetExitedError} from '../errors.js';
 
@@ -140,7 +140,7 @@ export class MiBackend implements Backend {
 			if (this.exe) await session.command(`-file-exec-and-symbols ${quote(`/proc/${attachPid}/exe`)}`, 60_000).catch(() => {});
 			await session.command(`-target-attach ${attachPid}`, 60_000);
 		} catch (error) {
-			const message = error instanceof GdbError ? error.msg : error instanceof GdbExitedError ? missingGdbMessage(stderr, this.options.gdbPath) : String(error);
+			const message = error instanceof GdbError ? error.msg : error instanceof GdbExitedError ? missingGdbMessage(stderr, this.options.gdbPath, session.exitStatus) : String(error);
 			await this.close();
 			throw new AttachError(describeAttachFailure(pid, message, '/proc', {nsenter: this.options.prefix !== undefined, gdbPath: this.options.gdbPath}));
 		}
@@ -682,8 +682,19 @@ function sleep(ms: number): Promise<void> {
 	return new Promise(resolve => setTimeout(resolve, ms));
 }
 
-function missingGdbMessage(stderr: string[], gdbPath = 'gdb'): string {
+function missingGdbMessage(stderr: string[], gdbPath = 'gdb', status?: {code: number | null; signal: string | null}): string {
 	const text = stderr.join('');
 	if (/not found|No such file/.test(text)) return `${gdbPath} not found`;
-	return text.trim().split('\n').pop() || 'gdb exited during attach';
+	return text.trim().split('\n').pop() || `gdb exited during attach${exitDetail(status)}, saying nothing`;
+}
+
+// How gdb ended, from its wrapper's status (the wrapper exits with gdb's status: 128 + N for signal N).
+function exitDetail(status?: {code: number | null; signal: string | null}): string {
+	if (!status) return '';
+	if (status.signal) return ` (its wrapper killed by ${status.signal})`;
+	if (status.code !== null && status.code > 128) {
+		const name = Object.entries(osConstants.signals).find(([, n]) => n === status.code! - 128)?.[0];
+		return ` (killed by ${name ?? `signal ${status.code - 128}`})`;
+	}
+	return status.code === null ? '' : ` (exit status ${status.code})`;
 }

@@ -145,6 +145,11 @@ export class GdbSession extends EventEmitter {
 		});
 	}
 
+	/** How gdb's wrapper ended (its code is gdb's status: 128 + N when a signal N killed gdb), once it has. */
+	get exitStatus(): {code: number | null; signal: string | null} | undefined {
+		return this.exitInfo;
+	}
+
 	/** True once gdb (or its wrapper) has exited. */
 	get isExited(): boolean {
 		return this.exited;
