@@ -98,22 +98,22 @@ async function stopTimes(make, n, gapMs) {
 	return {stops, spans, failures, lastError};
 }
 
-// Throughput loss at `intervalMs`: the demo's work rate while sampled against while not attached at all,
-// interleaved (off, on, off, on...) so that drifts of the machine's speed cancel out instead of counting as loss.
-async function loss(make, file, intervalMs) {
-	const off = [];
-	const on = [];
+// Throughput loss at `intervalMs`: the demo's work rate while sampled against while not attached at all. Rates off and
+// on alternate (off, on, off, on, off...) and each on-rate is set against the mean of the two off-rates around it, so
+// that drifts of the machine's speed cancel out instead of counting as loss; the figure is the median of the cycles.
+async function loss(make, file, intervalMs, {cycles = LOSS_CYCLES, seconds = LOSS_SECONDS} = {}) {
+	const losses = [];
+	const stops = [];
 	let samples = 0;
 	let sampledSecs = 0;
 	let selfCpuS = 0;
 	let gdbCpuS = 0;
 	let replaced = 0;
-	for (let cycle = 0; cycle < LOSS_CYCLES; cycle++) {
-		off.push(await rate(file, LOSS_SECONDS));
+	let off = await rate(file, seconds);
+	for (let cycle = 0; cycle < cycles; cycle++) {
 		let backend = make();
 		await backend.start();
 		let running = true;
-		let n = 0;
 		// gdb's CPU, summed over every gdb this cycle used (a failed sample replaces it).
 		let gdb = backend.gdbPid;
 		let gdbStart = gdb ? cpuTicksOrNaN(gdb) : NaN;
@@ -125,8 +125,7 @@ async function loss(make, file, intervalMs) {
 			while (running) {
 				const t = performance.now();
 				try {
-					await backend.sample();
-					n++;
+					stops.push((await backend.sample()).stopMs);
 				} catch {
 					// As pmptop's sampler does: a new gdb.
 					countGdb();
@@ -140,6 +139,7 @@ async function loss(make, file, intervalMs) {
 				await sleep(Math.max(0, intervalMs - (performance.now() - t)));
 			}
 		})();
+		let on;
 		try {
 			await sleep(300);
 			// The profiler's own CPU meanwhile (this process, which runs the backend, and gdb): on a machine whose
@@ -147,25 +147,27 @@ async function loss(make, file, intervalMs) {
 			gdbStart = gdb ? cpuTicksOrNaN(gdb) : NaN;
 			gdbTicks = 0;
 			const cpu0 = process.cpuUsage();
-			const n0 = n;
+			const n0 = stops.length;
 			const t0 = performance.now();
-			on.push(await rate(file, LOSS_SECONDS));
+			on = await rate(file, seconds);
 			const secs = (performance.now() - t0) / 1000;
 			const cpu = process.cpuUsage(cpu0);
 			countGdb();
 			selfCpuS += (cpu.user + cpu.system) / 1e6;
 			gdbCpuS += gdbTicks / 100;
-			samples += n - n0;
+			samples += stops.length - n0;
 			sampledSecs += secs;
 		} finally {
 			running = false;
 			await loop.catch(() => {});
 			await backend.stop().catch(() => {});
 		}
+		const before = off;
+		off = await rate(file, seconds);
+		losses.push(1 - on / ((before + off) / 2));
 	}
 	if (replaced > 0) process.stderr.write(`    (throughput runs: gdb replaced ${replaced} time(s) after a failed sample)\n`);
-	const mean = xs => xs.reduce((a, b) => a + b, 0) / xs.length;
-	return {loss: 1 - mean(on) / mean(off), achievedHz: samples / sampledSecs, selfPct: (selfCpuS / sampledSecs) * 100, gdbPct: (gdbCpuS / sampledSecs) * 100};
+	return {loss: quantile(losses, 0.5), losses, stops, achievedHz: samples / sampledSecs, selfPct: (selfCpuS / sampledSecs) * 100, gdbPct: (gdbCpuS / sampledSecs) * 100};
 }
 
 function cpuTicksOrNaN(pid) {
@@ -220,50 +222,18 @@ for (const r of rows) {
 
 // Throughput loss with a core free: the demo with one spinning vCPU (8 threads), so that gdb and this process do not
 // take CPU time from the vCPU (on this 2-core machine two vCPUs fill both cores, and the loss above then is mostly
-// the profiler's CPU, not the stops). Each cycle is off, on, off: the loss is the on-rate against the mean of the two
-// off-rates around it; the median of the cycles is the figure.
+// the profiler's CPU, not the stops).
 {
-	const cycles = quick ? 3 : 8;
-	const seconds = quick ? 2 : 3;
 	const freeCore = {};
 	await withDemo(8, async (demo, file) => {
 		await sleep(1000);
 		for (const [name, make] of [['mi', () => new MiBackend({pid: demo.pid})], ['batch', () => new BatchBackend({pid: demo.pid, timeoutMs: 30_000})]]) {
-			const losses = [];
-			const stops = [];
-			let samples = 0;
-			let sampledSecs = 0;
-			for (let c = 0; c < cycles; c++) {
-				const before = await rate(file, seconds);
-				const backend = make();
-				await backend.start();
-				let running = true;
-				const loop = (async () => {
-					while (running) {
-						const t = performance.now();
-						try {
-							stops.push((await backend.sample()).stopMs);
-						} catch {}
-						await sleep(Math.max(0, 100 - (performance.now() - t)));
-					}
-				})();
-				await sleep(300);
-				const n0 = stops.length;
-				const t0 = performance.now();
-				const during = await rate(file, seconds);
-				samples += stops.length - n0;
-				sampledSecs += (performance.now() - t0) / 1000;
-				running = false;
-				await loop;
-				await backend.stop();
-				const after = await rate(file, seconds);
-				losses.push(1 - during / ((before + after) / 2));
-			}
-			freeCore[name] = {loss: quantile(losses, 0.5), hz: samples / sampledSecs};
-			console.log(`throughput loss with a core free (8 threads, 1 vCPU), ${name} at ${fmt(samples / sampledSecs)}/s: median ${fmt(quantile(losses, 0.5) * 100)}% (cycles: ${losses.map(l => fmt(l * 100)).join(' ')} %); stop median ${fmt(quantile(stops, 0.5))} ms, p95 ${fmt(quantile(stops, 0.95))} ms`);
+			const l = await loss(make, file, 100, {cycles: quick ? 3 : 8});
+			freeCore[name] = l;
+			console.log(`throughput loss with a core free (8 threads, 1 vCPU), ${name} at ${fmt(l.achievedHz)}/s: median ${fmt(l.loss * 100)}% (cycles: ${l.losses.map(x => fmt(x * 100)).join(' ')} %); stop median ${fmt(quantile(l.stops, 0.5))} ms, p95 ${fmt(quantile(l.stops, 0.95))} ms`);
 		}
 	}, 1);
-	console.log(`  batch/mi loss: ${fmt(freeCore.batch.loss / freeCore.mi.loss)}x (batch at ${fmt(freeCore.batch.hz)} samples/s, mi at ${fmt(freeCore.mi.hz)}/s)`);
+	console.log(`  batch/mi loss: ${fmt(freeCore.batch.loss / freeCore.mi.loss)}x (batch at ${fmt(freeCore.batch.achievedHz)} samples/s, mi at ${fmt(freeCore.mi.achievedHz)}/s)`);
 }
 
 // Parse + aggregate throughput: real gdb output of the demo target, parsed and ingested over and over.

@@ -88,7 +88,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_INTERVAL_MS = 200;
-/** py-spy top redraws every second, htop every 1.5 s, perf top every 2 s; a redraw costs Ink 15-22 ms of CPU. */
+/** py-spy top redraws every second, htop every 1.5 s, perf top every 2 s; a redraw costs Ink 3-6 ms of CPU. */
 export const DEFAULT_REFRESH_MS = 1000;
 
 /** Validate flags into a Config. `stdoutIsTty` decides headless mode when no --duration is given. */

@@ -186,24 +186,24 @@ export function innerToOuterTids(pid: number, root = '/proc'): Map<number, numbe
 }
 
 /**
-Follow a chain of only children from `pid` down (`/proc/PID/task/PID/children`) and return the last one. With
-the nsenter prefix gdb is not the wrapper's child but nsenter's (nsenter forks for `-p`, and it does not pass
-signals on: measured here, SIGTERM to nsenter left its child running), so whatever must signal gdb itself
-has to go one level further down.
+Follow the chain of only children from `pid` (itself included) down (`/proc/PID/task/PID/children`) to the first
+process that `isTarget` accepts: `{pid, found: true}`; else the chain's last process, `found: false`. With the nsenter
+prefix gdb is not the wrapper's child but nsenter's (nsenter forks for `-p`, and it does not pass signals on:
+measured here, SIGTERM to nsenter left its child running), so whatever must signal gdb itself has to go one level
+further down; and no further than gdb, which forks short-lived children of its own.
 */
-export function deepestChild(pid: number, root = '/proc'): number | undefined {
-	let current: number | undefined;
-	let parent = pid;
+export function chainTo(pid: number, isTarget: (pid: number) => boolean, root = '/proc'): {pid: number; found: boolean} {
+	let current = pid;
 	for (let depth = 0; depth < 8; depth++) {
+		if (isTarget(current)) return {pid: current, found: true};
 		let children: string[];
 		try {
-			children = readFileSync(`${root}/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+			children = readFileSync(`${root}/${current}/task/${current}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
 		} catch {
 			break;
 		}
 		if (children.length !== 1) break;
 		current = Number(children[0]);
-		parent = current;
 	}
-	return current;
+	return {pid: current, found: false};
 }

@@ -8,7 +8,7 @@ import {dirname, join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {listQemuProcesses} from '../src/discover.js';
 import {inOtherPidNamespace, stateOf, statusField} from '../src/gdb/target.js';
-import {deepestChild, findOnPath, innerToOuterTids, namespacePid, nsenterPrefix, NsenterError, nsenterProblems, nsPids, parseNsPid, pidNamespaceNote, targetNamespace} from '../src/namespaces.js';
+import {chainTo, findOnPath, innerToOuterTids, namespacePid, nsenterPrefix, NsenterError, nsenterProblems, nsPids, parseNsPid, pidNamespaceNote, targetNamespace} from '../src/namespaces.js';
 import {waitUntil} from './helpers/demo.js';
 
 const roots: string[] = [];
@@ -87,17 +87,20 @@ describe('NSpid', () => {
 		expect(innerToOuterTids(99, r).size).toBe(0);
 	});
 
-	it('follows only children down to gdb under nsenter', () => {
+	it('follows only children down to gdb under nsenter, and no further (gdb\'s own short-lived children)', () => {
 		const r = tree({
 			'10/task/10/children': '11 ',
 			'11/task/11/children': '12 ',
-			'12/task/12/children': '',
+			'12/task/12/children': '13 ',
+			'13/task/13/children': '',
 			'20/task/20/children': '21 22 ',
 		});
-		expect(deepestChild(10, r)).toBe(12);
-		expect(deepestChild(11, r)).toBe(12);
-		expect(deepestChild(12, r)).toBeUndefined();
-		expect(deepestChild(20, r)).toBeUndefined();
+		const isGdb = (pid: number) => pid === 12;
+		expect(chainTo(10, isGdb, r)).toEqual({pid: 12, found: true});
+		expect(chainTo(12, isGdb, r)).toEqual({pid: 12, found: true});
+		// No process named like gdb: the chain's end, not found.
+		expect(chainTo(10, () => false, r)).toEqual({pid: 13, found: false});
+		expect(chainTo(20, () => false, r)).toEqual({pid: 20, found: false});
 	});
 });
 

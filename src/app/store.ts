@@ -104,9 +104,8 @@ export interface StoreOptions {
 	topN?: number;
 	/**
 	Least time between two redraws for new samples, in ms (key presses redraw at once). Measured with 32 threads
-	at 160x45 with the I/O panel (bench/screen-heap.mjs): a redraw costs 15-22 ms of CPU, most of it Ink's ANSI
-	tokenizing, string widths and cell building, and their garbage. @default 1000, as py-spy top (htop 1.5 s,
-	perf top 2 s)
+	at 160x45 with the I/O panel (bench/screen-heap.mjs): a redraw costs 3-6 ms of CPU with the render fast paths of
+	patches/ (19-20 ms without). @default 1000, as py-spy top (htop 1.5 s, perf top 2 s)
 	*/
 	refreshMs?: number;
 	analysis?: Analysis;

@@ -10,7 +10,7 @@
 // fills the socket to pmptop when pmptop is slow to read (gdb then blocks with the target stopped).
 
 import {readlinkSync, writeFileSync} from 'node:fs';
-import {constants as osConstants, setPriority} from 'node:os';
+import {setPriority} from 'node:os';
 import {performance} from 'node:perf_hooks';
 import {AttachError, GdbError, GdbExitedError, GdbTimeoutError, ProfilerError, TargetExitedError} from '../errors.js';
 
@@ -19,7 +19,7 @@ import type {Frame, Sample, SampleError, ThreadStack} from '../profile/model.js'
 import type {Backend, BackendEvents} from '../sampler.js';
 import {miList, miString, type MiAsyncRecord, type MiTuple, type MiValue} from './mi-parse.js';
 import {PYTHON_COMMAND, PYTHON_SOURCE} from './python-sampler.js';
-import {GdbSession} from './session.js';
+import {describeGdbEnd, GdbSession} from './session.js';
 import {parseComm} from '../procio/parse.js';
 import {readSmallProcFile} from '../procio/read.js';
 import {anyThreadIn, continueTarget, continueTargetRepeatedly, describeAttachFailure, processExists} from './target.js';
@@ -140,7 +140,7 @@ export class MiBackend implements Backend {
 			if (this.exe) await session.command(`-file-exec-and-symbols ${quote(`/proc/${attachPid}/exe`)}`, 60_000).catch(() => {});
 			await session.command(`-target-attach ${attachPid}`, 60_000);
 		} catch (error) {
-			const message = error instanceof GdbError ? error.msg : error instanceof GdbExitedError ? missingGdbMessage(stderr, this.options.gdbPath, session.exitStatus) : String(error);
+			const message = error instanceof GdbError ? error.msg : error instanceof GdbExitedError ? missingGdbMessage(stderr, error, this.options.gdbPath) : String(error);
 			await this.close();
 			throw new AttachError(describeAttachFailure(pid, message, '/proc', {nsenter: this.options.prefix !== undefined, gdbPath: this.options.gdbPath}));
 		}
@@ -175,7 +175,6 @@ export class MiBackend implements Backend {
 		}
 	}
 
-	/** gdb's main thread (the one that stops, reads and resumes the target) to SCHED_FIFO 1, or a one-line AttachError. */
 	/**
 	gdb's scheduling group at nice -10, and gdb itself, when permitted (root or CAP_SYS_NICE; otherwise nothing
 	changes). While the target is stopped only gdb works, and on a machine whose cores the VM's vCPU threads fill, gdb
@@ -195,6 +194,7 @@ export class MiBackend implements Backend {
 		} catch {}
 	}
 
+	/** gdb's main thread (the one that stops, reads and resumes the target) to SCHED_FIFO 1, or a one-line AttachError. */
 	private async setRealtime(): Promise<void> {
 		const python = 'import os\ntry:\n os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1)); print("rt ok")\nexcept OSError as e:\n print("rt", e.strerror)';
 		if (!this.gdbPython) throw new AttachError('--gdb-rt: this gdb has no Python, which sets its priority; run without --gdb-rt');
@@ -682,19 +682,8 @@ function sleep(ms: number): Promise<void> {
 	return new Promise(resolve => setTimeout(resolve, ms));
 }
 
-function missingGdbMessage(stderr: string[], gdbPath = 'gdb', status?: {code: number | null; signal: string | null}): string {
+function missingGdbMessage(stderr: string[], error: GdbExitedError, gdbPath = 'gdb'): string {
 	const text = stderr.join('');
 	if (/not found|No such file/.test(text)) return `${gdbPath} not found`;
-	return text.trim().split('\n').pop() || `gdb exited during attach${exitDetail(status)}, saying nothing`;
-}
-
-// How gdb ended, from its wrapper's status (the wrapper exits with gdb's status: 128 + N for signal N).
-function exitDetail(status?: {code: number | null; signal: string | null}): string {
-	if (!status) return '';
-	if (status.signal) return ` (its wrapper killed by ${status.signal})`;
-	if (status.code !== null && status.code > 128) {
-		const name = Object.entries(osConstants.signals).find(([, n]) => n === status.code! - 128)?.[0];
-		return ` (killed by ${name ?? `signal ${status.code - 128}`})`;
-	}
-	return status.code === null ? '' : ` (exit status ${status.code})`;
+	return text.trim().split('\n').pop() || `gdb exited during attach (${describeGdbEnd(error.code ?? null, error.signal ?? null)}), saying nothing`;
 }

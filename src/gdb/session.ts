@@ -5,9 +5,10 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {EventEmitter} from 'node:events';
 import {readFileSync} from 'node:fs';
+import {constants as osConstants} from 'node:os';
 import {basename} from 'node:path';
 import {GdbError, GdbExitedError, GdbTimeoutError, MiParseError} from '../errors.js';
-import {deepestChild} from '../namespaces.js';
+import {chainTo} from '../namespaces.js';
 import {parseMiLine, miString, type MiAsyncRecord, type MiResultRecord, type MiRecord} from './mi-parse.js';
 
 /** What a finished command returns: its result record and the console text gdb printed while it ran. */
@@ -104,6 +105,7 @@ export class GdbSession extends EventEmitter {
 	private watchdogAt = Infinity;
 	private exited = false;
 	private exitInfo: {code: number | null; signal: string | null} | undefined;
+	private startError: Error | undefined;
 	/** The gdb process's own PID (child of the wrapper), found from /proc once known. */
 	gdbPid: number | undefined;
 	// gdb's name in /proc/PID/comm: the executable's file name, cut to 15 bytes.
@@ -145,11 +147,6 @@ export class GdbSession extends EventEmitter {
 		});
 	}
 
-	/** How gdb's wrapper ended (its code is gdb's status: 128 + N when a signal N killed gdb), once it has. */
-	get exitStatus(): {code: number | null; signal: string | null} | undefined {
-		return this.exitInfo;
-	}
-
 	/** True once gdb (or its wrapper) has exited. */
 	get isExited(): boolean {
 		return this.exited;
@@ -165,7 +162,7 @@ export class GdbSession extends EventEmitter {
 	no answer within `timeoutMs` rejects with GdbTimeoutError (the command stays pending in gdb).
 	*/
 	command(command: string, timeoutMs = 10_000): Promise<CommandResult> {
-		if (this.exited) return Promise.reject(new GdbExitedError('gdb has exited'));
+		if (this.exited) return Promise.reject(this.exitedError());
 		const token = this.nextToken++;
 		return new Promise((resolve, reject) => {
 			const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
@@ -190,7 +187,7 @@ export class GdbSession extends EventEmitter {
 
 	/** Resolve with the next async record that satisfies `match`, or reject after `timeoutMs`. */
 	waitFor(match: (r: MiAsyncRecord) => boolean, timeoutMs: number): Promise<MiAsyncRecord> {
-		if (this.exited) return Promise.reject(new GdbExitedError('gdb has exited'));
+		if (this.exited) return Promise.reject(this.exitedError());
 		return new Promise((resolve, reject) => {
 			const onRecord = (r: MiAsyncRecord) => {
 				if (!match(r)) return;
@@ -266,16 +263,18 @@ export class GdbSession extends EventEmitter {
 		const shell = commOf(wrapper);
 		const child = childrenOf(wrapper).find(pid => commOf(pid) !== shell);
 		if (child === undefined) return undefined;
-		// The first process of the chain named like gdb, not deeper: gdb forks short-lived children of its own (at
-		// attach, a ptrace check), and one of those was taken for gdb.
-		let pid: number | undefined = child;
-		for (let depth = 0; pid !== undefined && depth < 8; depth++) {
-			if (commOf(pid) === this.gdbComm) return (this.gdbPid = pid);
-			const children = childrenOf(pid);
-			pid = children.length === 1 ? children[0] : undefined;
-		}
-		// A gdb by another name (a script that runs it): the end of the chain as it is now, not kept.
-		return deepestChild(child) ?? child;
+		// The first process named like gdb (a child of gdb was once taken for it); a gdb by another name (a script that
+		// runs it): the end of the chain as it is now, not kept.
+		const {pid, found} = chainTo(child, p => commOf(p) === this.gdbComm);
+		if (found) this.gdbPid = pid;
+		return pid;
+	}
+
+	// What a command sent to, or waiting on, a gdb that is gone fails with: how gdb ended, and its status.
+	private exitedError(): GdbExitedError {
+		const {code = null, signal = null} = this.exitInfo ?? {};
+		const reason = this.startError ? `gdb could not start: ${this.startError.message}` : `gdb exited (${describeGdbEnd(code, signal)})`;
+		return new GdbExitedError(reason, code, signal);
 	}
 
 	private armWatchdog(at: number): void {
@@ -367,13 +366,27 @@ export class GdbSession extends EventEmitter {
 		if (this.exited) return;
 		this.exited = true;
 		this.exitInfo = {code, signal};
-		const reason = error ? `gdb could not start: ${error.message}` : `gdb exited (${signal ?? `code ${code}`})`;
-		for (const p of this.pending.values()) p.reject(new GdbExitedError(reason, code, signal));
+		this.startError = error;
+		for (const p of this.pending.values()) p.reject(this.exitedError());
 		this.pending.clear();
 		this.disarmWatchdog();
 		this.current = undefined;
 		this.emit('exit', this.exitInfo);
 	}
+}
+
+/**
+How gdb ended, from its wrapper's exit: the wrapper exits with gdb's status, 128 + N when signal N killed gdb.
+`killed by SIGKILL`, `exit status 3`, `its wrapper killed by SIGTERM`.
+*/
+export function describeGdbEnd(code: number | null, signal: string | null): string {
+	if (signal) return `its wrapper killed by ${signal}`;
+	if (code === null) return 'no status';
+	if (code > 128) {
+		const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
+		return `killed by ${name ?? `signal ${code - 128}`}`;
+	}
+	return `exit status ${code}`;
 }
 
 function childrenOf(pid: number): number[] {
