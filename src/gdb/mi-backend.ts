@@ -134,7 +134,8 @@ export class MiBackend implements Backend {
 			}
 		});
 		try {
-			if (this.options.nonStop) await session.command('-gdb-set non-stop on');
+			// The first command waits for gdb to start as well: as long as the attach may take (seen over 10 s in CI).
+			if (this.options.nonStop) await session.command('-gdb-set non-stop on', 60_000);
 			// Symbols of the executable load before the target is stopped: a shorter first stop.
 			const attachPid = this.options.attachPid ?? pid;
 			if (this.exe) await session.command(`-file-exec-and-symbols ${quote(`/proc/${attachPid}/exe`)}`, 60_000).catch(() => {});
